@@ -1,0 +1,957 @@
+// The SQLite backend of store: one writer thread with group commit, a pool of
+// reader threads with read-only connections. See store.hpp for the contract
+// and docs/store.md for the design.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "bot/core/log.hpp"
+#include "bot/core/text.hpp"
+#include "bot/store/schema.hpp"
+#include "bot/store/sqlite.hpp"
+#include "bot/store/store.hpp"
+
+namespace bot::store {
+
+std::string_view sender_name(sender s) noexcept {
+  switch (s) {
+    case sender::visitor: return "visitor";
+    case sender::bot: return "bot";
+    case sender::agent: return "agent";
+    case sender::system: return "system";
+  }
+  return "";
+}
+
+bool is_valid_state(std::string_view s) noexcept {
+  return std::find(std::begin(k_states), std::end(k_states), s) != std::end(k_states);
+}
+
+namespace {
+
+// The seq cache holds the last seq of at most this many conversations; it is
+// cleared (at a batch boundary) when it grows beyond.
+constexpr std::size_t k_seq_cache_max = 100000;
+
+// WAL checkpoints (copying committed pages from the WAL into the database
+// file) run on their own thread and connection, so that the writer keeps
+// committing meanwhile. Requested when the WAL holds this many frames
+// (pages; about 16 MiB)...
+constexpr int k_wal_checkpoint_frames = 4000;
+// ...and done by the writer itself, between batches, when the WAL has grown
+// to this many (about 256 MiB): back-pressure when checkpoints fall behind.
+constexpr int k_wal_hard_frames = 64000;
+
+// ------------------------------------------------------------- validation
+
+bool is_id_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+core::status check_id(std::string_view what, std::string_view id, std::size_t max) {
+  if (id.empty()) return core::invalid_argument(std::string(what) + " is empty");
+  if (id.size() > max) {
+    return core::invalid_argument(std::string(what) + " is longer than " + std::to_string(max) + " bytes");
+  }
+  if (!std::all_of(id.begin(), id.end(), is_id_char)) {
+    return core::invalid_argument(std::string(what) + " may only hold A-Z a-z 0-9 _ -");
+  }
+  return {};
+}
+
+core::status check_text(std::string_view what, std::string_view text, std::size_t max) {
+  if (text.size() > max) {
+    return core::invalid_argument(std::string(what) + " is longer than " + std::to_string(max) + " bytes");
+  }
+  if (!core::is_valid_utf8(text)) return core::invalid_argument(std::string(what) + " is not valid UTF-8");
+  return {};
+}
+
+// Not a JSON parser (store does not depend on one): the caller produced the
+// JSON; this catches values that are plainly not an object.
+core::status check_json_object(std::string_view what, std::string_view json) {
+  if (json.empty()) return {};
+  if (auto st = check_text(what, json, k_max_json_bytes); !st.ok()) return st;
+  const auto t = core::trim(json);
+  if (t.empty() || t.front() != '{' || t.back() != '}') {
+    return core::invalid_argument(std::string(what) + " must be a JSON object ({...})");
+  }
+  return {};
+}
+
+core::status check_ts(std::int64_t ts_ms) {
+  if (ts_ms < 0) return core::invalid_argument("ts_ms is negative");
+  return {};
+}
+
+core::status check_message(const new_message& m) {
+  if (auto st = check_id("conversation id", m.conversation_id, k_max_id_bytes); !st.ok()) return st;
+  if (auto st = check_text("client_msg_id", m.client_msg_id, k_max_client_msg_id_bytes); !st.ok()) return st;
+  if (sender_name(m.from).empty()) return core::invalid_argument("unknown sender");
+  if (auto st = check_text("message text", m.text, k_max_text_bytes); !st.ok()) return st;
+  if (auto st = check_json_object("meta_json", m.meta_json); !st.ok()) return st;
+  return check_ts(m.ts_ms);
+}
+
+// ------------------------------------------------------------------- SQL
+
+constexpr std::string_view k_insert_message =
+    "INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, meta_json, ts_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+// The conversation's last seq, including rows inserted by the open batch;
+// no row when the conversation does not exist.
+constexpr std::string_view k_select_last_seq =
+    "SELECT coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0) "
+    "FROM conversations WHERE id = ?1";
+constexpr std::string_view k_select_by_client_msg_id =
+    "SELECT seq, sender, text, ts_ms FROM messages WHERE conversation_id = ?1 AND client_msg_id = ?2";
+constexpr std::string_view k_update_last_seq =
+    "UPDATE conversations SET last_seq = ?2, updated_ms = max(updated_ms, ?3) WHERE id = ?1";
+constexpr std::string_view k_insert_conversation =
+    "INSERT INTO conversations (id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms) "
+    "VALUES (?1, ?2, 'bot', '', '{}', 0, ?3, ?3)";
+constexpr std::string_view k_update_state =
+    "UPDATE conversations SET state = ?2, team = ?3, updated_ms = max(updated_ms, ?4), "
+    "closed_ms = CASE WHEN ?2 = 'closed' THEN ?4 ELSE NULL END WHERE id = ?1";
+constexpr std::string_view k_update_context =
+    "UPDATE conversations SET context_json = ?2, updated_ms = max(updated_ms, ?3) WHERE id = ?1";
+constexpr std::string_view k_insert_event =
+    "INSERT INTO events (ts_ms, kind, conversation_id, data_json) VALUES (?1, ?2, ?3, ?4)";
+constexpr std::string_view k_select_conversation_by_id =
+    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms "
+    "FROM conversations WHERE id = ?1";
+constexpr std::string_view k_select_conversation_by_token =
+    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms "
+    "FROM conversations WHERE token_hash = ?1";
+constexpr std::string_view k_select_messages_after =
+    "SELECT conversation_id, seq, client_msg_id, sender, text, meta_json, ts_ms FROM messages "
+    "WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+
+// Binds each argument in order, from ?1; stops at the first error.
+template <typename... Args>
+core::status bind_all(sqlite::statement& s, const Args&... args) {
+  core::status st;
+  int index = 0;
+  auto one = [&](const auto& v) {
+    ++index;
+    if (!st.ok()) return;
+    using V = std::decay_t<decltype(v)>;
+    if constexpr (std::is_same_v<V, std::nullptr_t>) {
+      st = s.bind_null(index);
+    } else if constexpr (std::is_integral_v<V>) {
+      st = s.bind(index, static_cast<std::int64_t>(v));
+    } else {
+      st = s.bind(index, std::string_view(v));
+    }
+  };
+  (one(args), ...);
+  return st;
+}
+
+conversation_row read_conversation(const sqlite::statement& s) {
+  conversation_row c;
+  c.id = s.column_text(0);
+  c.token_hash = s.column_text(1);
+  c.state = s.column_text(2);
+  c.team = s.column_text(3);
+  c.context_json = s.column_text(4);
+  c.last_seq = s.column_int64(5);
+  c.created_ms = s.column_int64(6);
+  c.updated_ms = s.column_int64(7);
+  return c;
+}
+
+// ------------------------------------------------------------------ writer
+
+// What the writer thread owns: the only write connection and the seq cache.
+class writer {
+ public:
+  explicit writer(sqlite::db d) : db_(std::move(d)) {}
+
+  sqlite::db& db() noexcept { return db_; }
+
+  // Starts a batch: forgets the cache when another connection (another
+  // process) committed since our last transaction.
+  core::status begin_batch() {
+    auto v = db_.cached("PRAGMA data_version");
+    if (!v) return v.error();
+    auto r = (*v)->step();
+    if (!r) return r.error();
+    const std::int64_t version = *r == sqlite::step_result::row ? (*v)->column_int64(0) : -1;
+    if (version != data_version_) {
+      seq_cache_.clear();
+      data_version_ = version;
+    }
+    return {};
+  }
+
+  // Writes the last seq of every conversation appended to in this batch.
+  core::status flush_last_seq() {
+    for (auto& [id, entry] : dirty_) {
+      auto s = db_.cached(k_update_last_seq);
+      if (!s) return s.error();
+      if (auto st = bind_all(**s, *id, entry->last_seq, entry->max_ts); !st.ok()) return st;
+      if (auto st = (*s)->run(); !st.ok()) return st;
+      entry->dirty = false;
+    }
+    dirty_.clear();
+    return {};
+  }
+
+  // After COMMIT returned.
+  void batch_committed() {
+    if (seq_cache_.size() > k_seq_cache_max) seq_cache_.clear();
+  }
+
+  // After a failed batch: nothing of it is on disk, so the cache may be ahead.
+  void batch_failed() {
+    seq_cache_.clear();
+    dirty_.clear();
+  }
+
+  core::result<appended> append(const new_message& m) {
+    auto found = seq_entry_for(m.conversation_id);
+    if (!found) return found.error();
+    auto& [key, entry] = **found;
+    const std::int64_t seq = entry.last_seq + 1;
+    const std::string_view from = sender_name(m.from);
+    auto s = db_.cached(k_insert_message);
+    if (!s) return s.error();
+    // The message outlives the step, so its text is bound without a copy.
+    // Empty client_msg_id and meta_json are stored as NULL.
+    sqlite::statement& ins = **s;
+    core::status st = ins.bind_ref(1, m.conversation_id);
+    if (st.ok()) st = ins.bind(2, seq);
+    if (st.ok()) st = m.client_msg_id.empty() ? ins.bind_null(3) : ins.bind_ref(3, m.client_msg_id);
+    if (st.ok()) st = ins.bind_ref(4, from);
+    if (st.ok()) st = ins.bind_ref(5, m.text);
+    if (st.ok()) st = m.meta_json.empty() ? ins.bind_null(6) : ins.bind_ref(6, m.meta_json);
+    if (st.ok()) st = ins.bind(7, m.ts_ms);
+    if (st.ok()) st = ins.run();
+    if (!st.ok()) {
+      const int code = (*s)->last_extended_code();
+      if (code == SQLITE_CONSTRAINT_UNIQUE && !m.client_msg_id.empty()) return find_duplicate(m);
+      // Our cache was wrong (it cannot be when this process is the only
+      // writer of messages): forget it and fail this append only. An entry
+      // appended to in this batch is right (we hold the write lock) and is
+      // referenced by dirty_, so it stays.
+      if (!entry.dirty) seq_cache_.erase(m.conversation_id);
+      if (code == SQLITE_CONSTRAINT_FOREIGNKEY) {
+        return core::not_found("conversation " + m.conversation_id + " not found");
+      }
+      return st;
+    }
+    entry.last_seq = seq;
+    entry.max_ts = std::max(entry.max_ts, m.ts_ms);
+    if (!entry.dirty) {
+      entry.dirty = true;
+      dirty_.emplace_back(&key, &entry);
+    }
+    return appended{seq, m.ts_ms, false};
+  }
+
+  core::result<conversation_row> create_conversation(const new_conversation& c) {
+    auto s = db_.cached(k_insert_conversation);
+    if (!s) return s.error();
+    if (auto st = bind_all(**s, c.id, c.token_hash, c.ts_ms); !st.ok()) return st;
+    if (auto st = (*s)->run(); !st.ok()) {
+      const int code = (*s)->last_extended_code();
+      if (code == SQLITE_CONSTRAINT_PRIMARYKEY) return core::conflict("conversation " + c.id + " exists");
+      if (code == SQLITE_CONSTRAINT_UNIQUE) return core::conflict("token hash already in use");
+      return st;
+    }
+    // A new conversation has no messages: its first append needs no lookup.
+    seq_cache_.insert_or_assign(c.id, seq_entry{});
+    conversation_row row;
+    row.id = c.id;
+    row.token_hash = c.token_hash;
+    row.context_json = "{}";
+    row.created_ms = c.ts_ms;
+    row.updated_ms = c.ts_ms;
+    return row;
+  }
+
+  core::status set_state(const std::string& id, const std::string& state, const std::string& team,
+                         std::int64_t ts_ms) {
+    auto s = db_.cached(k_update_state);
+    if (!s) return s.error();
+    if (auto st = bind_all(**s, id, state, team, ts_ms); !st.ok()) return st;
+    if (auto st = (*s)->run(); !st.ok()) return st;
+    if (db_.changes() == 0) return core::not_found("conversation " + id + " not found");
+    return {};
+  }
+
+  core::status set_context(const std::string& id, const std::string& context_json, std::int64_t ts_ms) {
+    auto s = db_.cached(k_update_context);
+    if (!s) return s.error();
+    if (auto st = bind_all(**s, id, context_json, ts_ms); !st.ok()) return st;
+    if (auto st = (*s)->run(); !st.ok()) return st;
+    if (db_.changes() == 0) return core::not_found("conversation " + id + " not found");
+    return {};
+  }
+
+  core::result<std::int64_t> append_event(const new_event& e) {
+    auto s = db_.cached(k_insert_event);
+    if (!s) return s.error();
+    core::status st = bind_all(**s, e.ts_ms, e.kind, std::string_view(e.conversation_id),
+                               e.data_json.empty() ? std::string_view("{}") : std::string_view(e.data_json));
+    if (st.ok() && e.conversation_id.empty()) st = (*s)->bind_null(3);
+    if (st.ok()) st = (*s)->run();
+    if (!st.ok()) return st;
+    return db_.last_insert_rowid();
+  }
+
+ private:
+  struct seq_entry {
+    std::int64_t last_seq = 0;
+    std::int64_t max_ts = 0;  // newest ts appended in this batch
+    bool dirty = false;       // appended to in this batch
+  };
+  using seq_map = std::unordered_map<std::string, seq_entry>;
+
+  core::result<seq_map::value_type*> seq_entry_for(const std::string& id) {
+    if (auto it = seq_cache_.find(id); it != seq_cache_.end()) return &*it;
+    auto s = db_.cached(k_select_last_seq);
+    if (!s) return s.error();
+    if (auto st = (*s)->bind(1, std::string_view(id)); !st.ok()) return st;
+    auto r = (*s)->step();
+    if (!r) return r.error();
+    if (*r == sqlite::step_result::done) return core::not_found("conversation " + id + " not found");
+    seq_entry e;
+    e.last_seq = (*s)->column_int64(0);
+    return &*seq_cache_.emplace(id, e).first;
+  }
+
+  core::result<appended> find_duplicate(const new_message& m) {
+    auto s = db_.cached(k_select_by_client_msg_id);
+    if (!s) return s.error();
+    if (auto st = bind_all(**s, m.conversation_id, m.client_msg_id); !st.ok()) return st;
+    auto r = (*s)->step();
+    if (!r) return r.error();
+    if (*r == sqlite::step_result::done) return core::internal_error("client_msg_id conflict without a row");
+    if ((*s)->column_text_view(1) != sender_name(m.from) || (*s)->column_text_view(2) != m.text) {
+      return core::conflict("client_msg_id " + m.client_msg_id + " was used for another message");
+    }
+    return appended{(*s)->column_int64(0), (*s)->column_int64(3), true};
+  }
+
+  sqlite::db db_;
+  seq_map seq_cache_;
+  // Entries appended to in the open batch; pointers into seq_cache_ (node
+  // based, so stable), which is only cleared between batches.
+  std::vector<std::pair<const std::string*, seq_entry*>> dirty_;
+  std::int64_t data_version_ = -1;
+};
+
+// One queued write. run() executes inside the batch transaction and records
+// the outcome; the completion is called later by complete() or fail().
+class write_job {
+ public:
+  virtual ~write_job() = default;
+  virtual void run(writer& w) = 0;
+  virtual bool succeeded() const = 0;
+  // Replaces the recorded outcome (the batch or the job's savepoint failed).
+  virtual void set_failed(core::status s) = 0;
+  virtual void complete() = 0;
+  // Jobs of more than one write statement run inside a SAVEPOINT.
+  virtual bool multi_statement() const { return false; }
+};
+
+template <typename T, typename Fn>
+class result_job final : public write_job {
+ public:
+  result_job(Fn fn, callback<T> done) : fn_(std::move(fn)), done_(std::move(done)) {}
+  void run(writer& w) override { outcome_.emplace(fn_(w)); }
+  bool succeeded() const override { return outcome_ && outcome_->ok(); }
+  void set_failed(core::status s) override { outcome_.emplace(std::move(s)); }
+  void complete() override {
+    if (!outcome_) outcome_.emplace(core::internal_error("write was not run"));
+    if (done_) done_(std::move(*outcome_));
+  }
+
+ private:
+  Fn fn_;
+  callback<T> done_;
+  std::optional<core::result<T>> outcome_;
+};
+
+template <typename Fn>
+class status_job final : public write_job {
+ public:
+  status_job(Fn fn, done_callback done) : fn_(std::move(fn)), done_(std::move(done)) {}
+  void run(writer& w) override { outcome_ = fn_(w); }
+  bool succeeded() const override { return outcome_.ok(); }
+  void set_failed(core::status s) override { outcome_ = std::move(s); }
+  void complete() override {
+    if (done_) done_(std::move(outcome_));
+  }
+
+ private:
+  Fn fn_;
+  done_callback done_;
+  core::status outcome_ = core::internal_error("write was not run");
+};
+
+// One queued read, run on a reader thread with its connection.
+class read_job {
+ public:
+  virtual ~read_job() = default;
+  virtual void run(sqlite::db& d) = 0;
+  virtual void fail(core::status s) = 0;
+};
+
+template <typename T, typename Fn>
+class typed_read_job final : public read_job {
+ public:
+  typed_read_job(Fn fn, callback<T> done) : fn_(std::move(fn)), done_(std::move(done)) {}
+  void run(sqlite::db& d) override {
+    core::result<T> r = fn_(d);
+    if (done_) done_(std::move(r));
+  }
+  void fail(core::status s) override {
+    if (done_) done_(std::move(s));
+  }
+
+ private:
+  Fn fn_;
+  callback<T> done_;
+};
+
+// Calls a completion; a throwing completion is a bug of the caller, but it
+// must not take the writer or a reader down.
+template <typename F>
+void call_completion(F&& f) noexcept {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    core::log::error("store_completion_threw", {{"what", e.what()}});
+  } catch (...) {
+    core::log::error("store_completion_threw", {});
+  }
+}
+
+std::size_t bucket_index(const auto& bounds, double v) {
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    if (v <= bounds[i]) return i;
+  }
+  return bounds.size();
+}
+
+// ------------------------------------------------------------ sqlite_store
+
+class sqlite_store final : public store {
+ public:
+  sqlite_store(std::string path, const core::store_config& cfg, const core::clock& clock, sqlite::db write_db,
+               sqlite::db checkpoint_db, std::vector<sqlite::db> read_dbs)
+      : path_(std::move(path)), cfg_(cfg), clock_(clock), writer_(std::make_unique<writer>(std::move(write_db))) {
+    writer_->db().set_wal_hook([this](int frames) { on_wal_commit(frames); });
+    checkpointer_ = std::thread(
+        [this, conn = std::make_shared<sqlite::db>(std::move(checkpoint_db))] { checkpoint_loop(*conn); });
+    readers_.reserve(read_dbs.size());
+    for (auto& d : read_dbs) {
+      readers_.emplace_back([this, conn = std::make_shared<sqlite::db>(std::move(d))]() mutable {
+        reader_loop(*conn);
+      });
+    }
+    writer_thread_ = std::thread([this] { writer_loop(); });
+  }
+
+  ~sqlite_store() override { close(); }
+
+  // ---- writes
+
+  void create_conversation(new_conversation c, callback<conversation_row> done) override {
+    if (c.ts_ms == 0) c.ts_ms = clock_.now_ms();
+    core::status st = check_id("conversation id", c.id, k_max_id_bytes);
+    if (st.ok()) st = check_id("token_hash", c.token_hash, k_max_token_hash_bytes);
+    if (st.ok()) st = check_ts(c.ts_ms);
+    if (!st.ok()) return refuse(std::move(st), done);
+    submit(make_result_job<conversation_row>(
+        [c = std::move(c)](writer& w) { return w.create_conversation(c); }, std::move(done)));
+  }
+
+  void append_message(new_message m, callback<appended> done) override {
+    if (m.ts_ms == 0) m.ts_ms = clock_.now_ms();
+    if (auto st = check_message(m); !st.ok()) return refuse(std::move(st), done);
+    submit(make_result_job<appended>([m = std::move(m)](writer& w) { return w.append(m); }, std::move(done)));
+  }
+
+  void set_conversation_state(std::string conversation_id, std::string state, std::string team,
+                              std::int64_t ts_ms, done_callback done) override {
+    if (ts_ms == 0) ts_ms = clock_.now_ms();
+    core::status st = check_id("conversation id", conversation_id, k_max_id_bytes);
+    if (st.ok() && !is_valid_state(state)) {
+      st = core::invalid_argument("invalid state '" + core::sanitize_utf8(state.substr(0, 32)) +
+                                  "' (bot, queued, agent, ticket or closed)");
+    }
+    if (st.ok()) st = check_text("team", team, k_max_team_bytes);
+    if (st.ok()) st = check_ts(ts_ms);
+    if (!st.ok()) return refuse_status(std::move(st), done);
+    submit(make_status_job(
+        [id = std::move(conversation_id), state = std::move(state), team = std::move(team), ts_ms](writer& w) {
+          return w.set_state(id, state, team, ts_ms);
+        },
+        std::move(done)));
+  }
+
+  void set_conversation_context(std::string conversation_id, std::string context_json, std::int64_t ts_ms,
+                                done_callback done) override {
+    if (ts_ms == 0) ts_ms = clock_.now_ms();
+    if (context_json.empty()) context_json = "{}";
+    core::status st = check_id("conversation id", conversation_id, k_max_id_bytes);
+    if (st.ok()) st = check_json_object("context_json", context_json);
+    if (st.ok()) st = check_ts(ts_ms);
+    if (!st.ok()) return refuse_status(std::move(st), done);
+    submit(make_status_job(
+        [id = std::move(conversation_id), ctx = std::move(context_json), ts_ms](writer& w) {
+          return w.set_context(id, ctx, ts_ms);
+        },
+        std::move(done)));
+  }
+
+  void append_event(new_event e, callback<std::int64_t> done) override {
+    if (e.ts_ms == 0) e.ts_ms = clock_.now_ms();
+    core::status st;
+    if (e.kind.empty() || e.kind.size() > k_max_kind_bytes ||
+        !std::all_of(e.kind.begin(), e.kind.end(),
+                     [](char ch) { return is_id_char(ch) || ch == '.' || ch == ':'; })) {
+      st = core::invalid_argument("event kind must be 1-" + std::to_string(k_max_kind_bytes) +
+                                  " characters of A-Z a-z 0-9 _ - . :");
+    }
+    if (st.ok() && !e.conversation_id.empty()) st = check_id("conversation id", e.conversation_id, k_max_id_bytes);
+    if (st.ok()) st = check_json_object("data_json", e.data_json);
+    if (st.ok()) st = check_ts(e.ts_ms);
+    if (!st.ok()) return refuse(std::move(st), done);
+    submit(make_result_job<std::int64_t>([e = std::move(e)](writer& w) { return w.append_event(e); },
+                                         std::move(done)));
+  }
+
+  // ---- reads
+
+  void get_conversation(std::string id, callback<conversation_row> done) override {
+    if (auto st = check_id("conversation id", id, k_max_id_bytes); !st.ok()) return refuse(std::move(st), done);
+    submit_read(make_read_job<conversation_row>(
+        [id = std::move(id)](sqlite::db& d) -> core::result<conversation_row> {
+          return query_conversation(d, k_select_conversation_by_id, id, "conversation " + id + " not found");
+        },
+        std::move(done)));
+  }
+
+  void find_conversation_by_token(std::string token_hash, callback<conversation_row> done) override {
+    if (auto st = check_id("token_hash", token_hash, k_max_token_hash_bytes); !st.ok()) {
+      return refuse(std::move(st), done);
+    }
+    submit_read(make_read_job<conversation_row>(
+        [token = std::move(token_hash)](sqlite::db& d) -> core::result<conversation_row> {
+          return query_conversation(d, k_select_conversation_by_token, token, "no conversation has this token");
+        },
+        std::move(done)));
+  }
+
+  void messages_after(std::string conversation_id, std::int64_t after_seq, int limit,
+                      callback<std::vector<message_row>> done) override {
+    core::status st = check_id("conversation id", conversation_id, k_max_id_bytes);
+    if (st.ok() && (limit < 1 || limit > k_max_read_limit)) {
+      st = core::invalid_argument("limit must be between 1 and " + std::to_string(k_max_read_limit));
+    }
+    if (!st.ok()) return refuse(std::move(st), done);
+    submit_read(make_read_job<std::vector<message_row>>(
+        [id = std::move(conversation_id), after_seq, limit](sqlite::db& d) -> core::result<std::vector<message_row>> {
+          auto s = d.cached(k_select_messages_after);
+          if (!s) return s.error();
+          if (auto b = bind_all(**s, id, after_seq, limit); !b.ok()) return b;
+          std::vector<message_row> rows;
+          for (;;) {
+            auto r = (*s)->step();
+            if (!r) return r.error();
+            if (*r == sqlite::step_result::done) break;
+            message_row m;
+            m.conversation_id = (*s)->column_text(0);
+            m.seq = (*s)->column_int64(1);
+            m.client_msg_id = (*s)->column_text(2);
+            m.from = (*s)->column_text(3);
+            m.text = (*s)->column_text(4);
+            m.meta_json = (*s)->column_text(5);
+            m.ts_ms = (*s)->column_int64(6);
+            rows.push_back(std::move(m));
+          }
+          return rows;
+        },
+        std::move(done)));
+  }
+
+  // ---- state
+
+  bool healthy() const override {
+    std::lock_guard lk(mu_);
+    return !stopping_ && writer_alive_;
+  }
+
+  store_stats stats() const override {
+    store_stats s;
+    {
+      std::lock_guard lk(stats_mu_);
+      s = stats_;
+    }
+    std::lock_guard lk(mu_);
+    s.queue_depth = queue_.size();
+    return s;
+  }
+
+  void close() override {
+    if (on_own_thread()) {
+      // Joining ourselves would throw; the contract forbids this call here.
+      core::log::error("store_close_from_completion", {{"path", path_}});
+      return;
+    }
+    std::lock_guard close_lock(close_mu_);
+    {
+      std::lock_guard lk(mu_);
+      if (closed_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (writer_thread_.joinable()) writer_thread_.join();
+    {
+      std::lock_guard lk(read_mu_);
+      read_stopping_ = true;
+    }
+    read_cv_.notify_all();
+    for (auto& t : readers_) {
+      if (t.joinable()) t.join();
+    }
+    {
+      std::lock_guard lk(ckpt_mu_);
+      ckpt_stopping_ = true;
+    }
+    ckpt_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    // The write connection closes last: as the last connection it
+    // checkpoints the WAL into the database file.
+    writer_.reset();
+    {
+      std::lock_guard lk(mu_);
+      closed_ = true;
+    }
+    const store_stats s = stats();
+    core::log::info("store_closed", {{"path", path_},
+                                     {"writes_ok", s.writes_ok},
+                                     {"writes_failed", s.writes_failed},
+                                     {"batches", s.batches}});
+  }
+
+ private:
+  template <typename T, typename Fn>
+  static std::unique_ptr<write_job> make_result_job(Fn fn, callback<T> done) {
+    return std::make_unique<result_job<T, Fn>>(std::move(fn), std::move(done));
+  }
+  template <typename Fn>
+  static std::unique_ptr<write_job> make_status_job(Fn fn, done_callback done) {
+    return std::make_unique<status_job<Fn>>(std::move(fn), std::move(done));
+  }
+  template <typename T, typename Fn>
+  static std::unique_ptr<read_job> make_read_job(Fn fn, callback<T> done) {
+    return std::make_unique<typed_read_job<T, Fn>>(std::move(fn), std::move(done));
+  }
+
+  static core::result<conversation_row> query_conversation(sqlite::db& d, std::string_view sql,
+                                                           const std::string& key, std::string not_found) {
+    auto s = d.cached(sql);
+    if (!s) return s.error();
+    if (auto st = (*s)->bind(1, std::string_view(key)); !st.ok()) return st;
+    auto r = (*s)->step();
+    if (!r) return r.error();
+    if (*r == sqlite::step_result::done) return core::not_found(std::move(not_found));
+    return read_conversation(**s);
+  }
+
+  void count_refused() {
+    std::lock_guard lk(stats_mu_);
+    ++stats_.writes_failed;
+  }
+
+  template <typename T>
+  void refuse(core::status st, const callback<T>& done) {
+    if (done) call_completion([&] { done(std::move(st)); });
+  }
+  void refuse_status(core::status st, const done_callback& done) {
+    if (done) call_completion([&] { done(std::move(st)); });
+  }
+
+  void submit(std::unique_ptr<write_job> job) {
+    bool notify = false;
+    {
+      std::lock_guard lk(mu_);
+      if (stopping_) {
+        job->set_failed(core::unavailable("store closed"));
+      } else if (queue_.size() >= static_cast<std::size_t>(cfg_.queue_max)) {
+        job->set_failed(core::unavailable("store overloaded"));
+      } else {
+        queue_.push_back(std::move(job));
+        notify = writer_waiting_;
+      }
+    }
+    if (job) {
+      count_refused();
+      call_completion([&] { job->complete(); });
+      return;
+    }
+    if (notify) cv_.notify_one();
+  }
+
+  void submit_read(std::unique_ptr<read_job> job) {
+    {
+      std::lock_guard lk(read_mu_);
+      if (!read_stopping_ && read_queue_.size() < static_cast<std::size_t>(cfg_.queue_max)) {
+        read_queue_.push_back(std::move(job));
+      }
+    }
+    if (job) {
+      const bool closing = [&] {
+        std::lock_guard lk(read_mu_);
+        return read_stopping_;
+      }();
+      call_completion([&] { job->fail(core::unavailable(closing ? "store closed" : "store overloaded")); });
+      return;
+    }
+    read_cv_.notify_one();
+  }
+
+  void reader_loop(sqlite::db& d) {
+    for (;;) {
+      std::unique_ptr<read_job> job;
+      {
+        std::unique_lock lk(read_mu_);
+        read_cv_.wait(lk, [&] { return read_stopping_ || !read_queue_.empty(); });
+        if (read_queue_.empty()) return;  // stopping and drained
+        job = std::move(read_queue_.front());
+        read_queue_.pop_front();
+      }
+      call_completion([&] { job->run(d); });
+    }
+  }
+
+  bool on_own_thread() const {
+    const auto me = std::this_thread::get_id();
+    if (me == writer_thread_.get_id() || me == checkpointer_.get_id()) return true;
+    return std::any_of(readers_.begin(), readers_.end(), [&](const std::thread& t) { return t.get_id() == me; });
+  }
+
+  // On the writer thread, inside COMMIT (the connection must not be used).
+  void on_wal_commit(int frames) {
+    if (frames >= k_wal_hard_frames) writer_must_checkpoint_.store(true);
+    // While the writer has a catch-up to do, the WAL is about to restart.
+    if (frames < k_wal_checkpoint_frames || writer_catch_up_.load()) return;
+    {
+      std::lock_guard lk(ckpt_mu_);
+      if (ckpt_requested_) return;
+      ckpt_requested_ = true;
+    }
+    ckpt_cv_.notify_one();
+  }
+
+  void checkpoint_loop(sqlite::db& d) {
+    for (;;) {
+      {
+        std::unique_lock lk(ckpt_mu_);
+        ckpt_cv_.wait(lk, [&] { return ckpt_stopping_ || ckpt_requested_; });
+        if (ckpt_stopping_) return;
+      }
+      log_checkpoint_error(d.checkpoint(sqlite::checkpoint_mode::passive));
+      // The writer copies what was committed meanwhile (a few frames), so
+      // that the whole WAL is checkpointed and its next write restarts it.
+      std::lock_guard lk(ckpt_mu_);
+      writer_catch_up_.store(true);
+      ckpt_requested_ = false;
+    }
+  }
+
+  // On the writer thread, between batches.
+  void writer_checkpoint() {
+    const bool must = writer_must_checkpoint_.exchange(false);
+    if (!writer_catch_up_.exchange(false) && !must) return;
+    log_checkpoint_error(writer_->db().checkpoint(sqlite::checkpoint_mode::passive));
+  }
+
+  void log_checkpoint_error(const core::result<sqlite::checkpoint_result>& r) {
+    // BUSY: another checkpoint is running; the next one catches up.
+    if (r.ok() || r.error().code() == core::errc::unavailable) return;
+    core::log::warn("store_checkpoint_failed", {{"path", path_}, {"error", r.error().to_string()}});
+  }
+
+  void writer_loop() {
+    std::vector<std::unique_ptr<write_job>> batch;
+    batch.reserve(static_cast<std::size_t>(cfg_.batch_max));
+    for (;;) {
+      {
+        std::unique_lock lk(mu_);
+        writer_waiting_ = true;
+        cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+        writer_waiting_ = false;
+        if (queue_.empty()) break;  // stopping and drained
+        const std::size_t n = std::min(queue_.size(), static_cast<std::size_t>(cfg_.batch_max));
+        for (std::size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      writer_checkpoint();
+      run_batch(batch);
+      batch.clear();
+    }
+    std::lock_guard lk(mu_);
+    writer_alive_ = false;
+  }
+
+  void fail_all(std::vector<std::unique_ptr<write_job>>& batch, const core::status& st) {
+    for (auto& j : batch) j->set_failed(st);
+  }
+
+  void run_batch(std::vector<std::unique_ptr<write_job>>& batch) {
+    const std::int64_t t0 = clock_.steady_ns();
+    writer& w = *writer_;
+    core::status batch_status;
+    {
+      auto tx = sqlite::transaction::begin(w.db(), sqlite::tx_mode::immediate);
+      if (!tx) {
+        batch_status = tx.error();
+      } else {
+        batch_status = w.begin_batch();
+        for (std::size_t i = 0; i < batch.size() && batch_status.ok(); ++i) {
+          write_job& j = *batch[i];
+          if (j.multi_statement()) {
+            run_in_savepoint(w, j);
+          } else {
+            j.run(w);
+          }
+          // Some errors (disk full, I/O) make SQLite roll back the whole
+          // transaction: then none of the batch is written.
+          if (!w.db().in_transaction()) {
+            batch_status = core::io_error("transaction rolled back by SQLite during the batch");
+          }
+        }
+        if (batch_status.ok()) batch_status = w.flush_last_seq();
+        if (batch_status.ok()) batch_status = tx->commit();
+        // Otherwise the transaction's destructor rolls back.
+      }
+    }
+    const std::int64_t t1 = clock_.steady_ns();
+    std::uint64_t ok = 0;
+    if (batch_status.ok()) {
+      w.batch_committed();
+      for (const auto& j : batch) ok += j->succeeded() ? 1 : 0;
+    } else {
+      w.batch_failed();
+      core::log::error("store_commit_failed", {{"path", path_},
+                                               {"jobs", static_cast<std::int64_t>(batch.size())},
+                                               {"error", batch_status.to_string()}});
+      fail_all(batch, batch_status);
+    }
+    {
+      std::lock_guard lk(stats_mu_);
+      stats_.writes_ok += ok;
+      stats_.writes_failed += batch.size() - ok;
+      ++stats_.batches;
+      const auto size = static_cast<double>(batch.size());
+      ++stats_.batch_size_buckets[bucket_index(store_stats::batch_bounds, size)];
+      stats_.batch_size_sum += size;
+      const double seconds = static_cast<double>(std::max<std::int64_t>(0, t1 - t0)) / 1e9;
+      ++stats_.commit_seconds_buckets[bucket_index(store_stats::commit_bounds_s, seconds)];
+      stats_.commit_seconds_sum += seconds;
+    }
+    // Only now, after COMMIT returned (or the batch failed).
+    for (auto& j : batch) call_completion([&] { j->complete(); });
+  }
+
+  static void run_in_savepoint(writer& w, write_job& j) {
+    auto sp = sqlite::savepoint::begin(w.db(), "job");
+    if (!sp) {
+      j.set_failed(sp.error());
+      return;
+    }
+    j.run(w);
+    if (!j.succeeded()) return;  // the savepoint's destructor undoes the job
+    if (auto st = sp->release(); !st.ok()) j.set_failed(std::move(st));
+  }
+
+  const std::string path_;
+  const core::store_config cfg_;
+  const core::clock& clock_;
+
+  std::mutex close_mu_;  // serialises close()
+
+  mutable std::mutex mu_;  // guards the write queue and the flags below
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<write_job>> queue_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  bool writer_waiting_ = false;
+  bool writer_alive_ = true;
+
+  std::mutex read_mu_;
+  std::condition_variable read_cv_;
+  std::deque<std::unique_ptr<read_job>> read_queue_;
+  bool read_stopping_ = false;
+
+  mutable std::mutex stats_mu_;
+  store_stats stats_;
+
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_requested_ = false;
+  bool ckpt_stopping_ = false;
+  std::atomic<bool> writer_catch_up_{false};
+  std::atomic<bool> writer_must_checkpoint_{false};
+
+  std::unique_ptr<writer> writer_;  // used by the writer thread only
+  std::thread writer_thread_;
+  std::vector<std::thread> readers_;
+  std::thread checkpointer_;
+};
+
+}  // namespace
+
+core::result<std::unique_ptr<store>> open_sqlite_store(const std::string& path, const core::store_config& cfg,
+                                                       const core::clock& clock) {
+  // Every connection is opened here, so that errors reach the caller; each
+  // is then handed to the one thread that will use it.
+  auto w = open_write_connection(path, cfg);
+  if (!w) {
+    core::log::error("store_open_failed", {{"path", path}, {"error", w.error().to_string()}});
+    return w.error();
+  }
+  auto ckpt = open_checkpoint_connection(path, cfg);
+  if (!ckpt) {
+    core::log::error("store_open_failed", {{"path", path}, {"error", ckpt.error().to_string()}});
+    return ckpt.error();
+  }
+  std::vector<sqlite::db> readers;
+  for (int i = 0; i < cfg.read_connections; ++i) {
+    auto r = open_read_connection(path, cfg);
+    if (!r) {
+      core::log::error("store_open_failed", {{"path", path}, {"error", r.error().to_string()}});
+      return r.error();
+    }
+    readers.push_back(std::move(r).value());
+  }
+  auto s = std::make_unique<sqlite_store>(path, cfg, clock, std::move(w).value(), std::move(ckpt).value(),
+                                          std::move(readers));
+  core::log::info("store_opened", {{"path", path},
+                                   {"schema_version", current_schema_version()},
+                                   {"synchronous", cfg.synchronous},
+                                   {"batch_max", cfg.batch_max},
+                                   {"read_connections", cfg.read_connections}});
+  return std::unique_ptr<store>(std::move(s));
+}
+
+}  // namespace bot::store

@@ -1,0 +1,211 @@
+// Schema, migrations and connection settings.
+#include "bot/store/schema.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "bot/store/store.hpp"
+#include "tests/store/temp_db.hpp"
+
+using namespace bot;
+using namespace bot::store;
+
+namespace {
+
+std::int64_t int_of(sqlite::db& d, const std::string& sql) {
+  auto v = d.query_int(sql);
+  INFO(sql);
+  REQUIRE(v.ok());
+  return *v;
+}
+
+std::string text_of(sqlite::db& d, const std::string& sql) {
+  auto v = d.query_text(sql);
+  INFO(sql);
+  REQUIRE(v.ok());
+  return *v;
+}
+
+}  // namespace
+
+TEST_CASE("a new database is migrated to the current version with WAL and foreign keys", "[schema]") {
+  test::temp_dir dir;
+  const std::string path = dir.file("s.db");
+  auto w = open_write_connection(path, test::test_config());
+  REQUIRE(w.ok());
+  CHECK(current_schema_version() == 1);
+  CHECK(int_of(*w, "PRAGMA user_version") == current_schema_version());
+  CHECK(int_of(*w, "PRAGMA application_id") == k_application_id);
+  CHECK(text_of(*w, "PRAGMA journal_mode") == "wal");
+  CHECK(int_of(*w, "PRAGMA foreign_keys") == 1);
+  CHECK(int_of(*w, "PRAGMA synchronous") == 2);  // FULL
+  CHECK(int_of(*w, "PRAGMA busy_timeout") == 5000);
+  CHECK(text_of(*w, "PRAGMA integrity_check") == "ok");
+
+  for (const char* table : {"conversations", "messages", "agents", "agent_teams", "agent_sessions",
+                            "queue_entries", "assignments", "notes", "tickets", "feedback", "surveys",
+                            "events"}) {
+    INFO(table);
+    CHECK(int_of(*w, std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '") +
+                         table + "'") == 1);
+  }
+
+  // A second connection sees WAL (persistent) and the schema.
+  auto r = open_read_connection(path, test::test_config());
+  REQUIRE(r.ok());
+  CHECK(text_of(*r, "PRAGMA journal_mode") == "wal");
+  CHECK(int_of(*r, "PRAGMA query_only") == 1);
+}
+
+TEST_CASE("synchronous follows the config", "[schema]") {
+  test::temp_dir dir;
+  auto cfg = test::test_config();
+  cfg.synchronous = "normal";
+  cfg.busy_timeout_ms = 1234;
+  auto w = open_write_connection(dir.file("s.db"), cfg);
+  REQUIRE(w.ok());
+  CHECK(int_of(*w, "PRAGMA synchronous") == 1);
+  CHECK(int_of(*w, "PRAGMA busy_timeout") == 1234);
+
+  cfg.synchronous = "off";
+  auto bad = open_write_connection(dir.file("t.db"), cfg);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code() == core::errc::invalid_argument);
+  CHECK(bad.error().message().find("store.synchronous") != std::string::npos);
+
+  auto mem = open_write_connection(":memory:", test::test_config());
+  REQUIRE_FALSE(mem.ok());
+  CHECK(mem.error().code() == core::errc::invalid_argument);
+}
+
+TEST_CASE("re-opening is idempotent and keeps the data", "[schema]") {
+  test::temp_dir dir;
+  const std::string path = dir.file("s.db");
+  std::string schema_before;
+  {
+    auto w = open_write_connection(path, test::test_config());
+    REQUIRE(w.ok());
+    REQUIRE(w->exec("INSERT INTO conversations (id, token_hash, created_ms, updated_ms) "
+                    "VALUES ('c1', 'h1', 1, 1)")
+                .ok());
+    schema_before = text_of(*w, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto w = open_write_connection(path, test::test_config());
+    REQUIRE(w.ok());
+    CHECK(int_of(*w, "PRAGMA user_version") == current_schema_version());
+    CHECK(text_of(*w, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)") ==
+          schema_before);
+    CHECK(int_of(*w, "SELECT count(*) FROM conversations") == 1);
+    CHECK(text_of(*w, "PRAGMA integrity_check") == "ok");
+  }
+}
+
+TEST_CASE("a database newer than the code is refused", "[schema]") {
+  test::temp_dir dir;
+  const std::string path = dir.file("s.db");
+  {
+    auto w = open_write_connection(path, test::test_config());
+    REQUIRE(w.ok());
+    REQUIRE(w->exec("PRAGMA user_version = " + std::to_string(current_schema_version() + 1)).ok());
+  }
+  auto again = open_write_connection(path, test::test_config());
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code() == core::errc::invalid_argument);
+  CHECK(again.error().message().find("newer") != std::string::npos);
+
+  core::manual_clock clock;
+  auto s = open_sqlite_store(path, test::test_config(), clock);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().message().find("newer") != std::string::npos);
+}
+
+TEST_CASE("another application's database is refused and left alone", "[schema]") {
+  test::temp_dir dir;
+  const std::string path = dir.file("other.db");
+  {
+    auto d = sqlite::db::open(path, sqlite::open_mode::read_write_create);
+    REQUIRE(d.ok());
+    REQUIRE(d->exec("PRAGMA application_id = 42; CREATE TABLE x (a)").ok());
+  }
+  auto w = open_write_connection(path, test::test_config());
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().message().find("not a supportbot database") != std::string::npos);
+  auto d = sqlite::db::open(path, sqlite::open_mode::read_only);
+  REQUIRE(d.ok());
+  CHECK(text_of(*d, "PRAGMA journal_mode") == "delete");
+  CHECK(int_of(*d, "PRAGMA user_version") == 0);
+}
+
+TEST_CASE("constraints guard the data", "[schema]") {
+  test::temp_dir dir;
+  auto w = open_write_connection(dir.file("s.db"), test::test_config());
+  REQUIRE(w.ok());
+  REQUIRE(w->exec("INSERT INTO conversations (id, token_hash, created_ms, updated_ms) VALUES ('c1', 'h1', 1, 1)")
+              .ok());
+  // Foreign keys: a message of an unknown conversation.
+  auto fk = w->exec("INSERT INTO messages (conversation_id, seq, sender, text, ts_ms) VALUES ('nope', 1, 'bot', 'x', 1)");
+  REQUIRE_FALSE(fk.ok());
+  CHECK(fk.message().find("FOREIGN KEY") != std::string::npos);
+  // CHECKs.
+  CHECK_FALSE(w->exec("UPDATE conversations SET state = 'sleeping' WHERE id = 'c1'").ok());
+  CHECK_FALSE(w->exec("INSERT INTO messages (conversation_id, seq, sender, text, ts_ms) "
+                      "VALUES ('c1', 1, 'robot', 'x', 1)")
+                  .ok());
+  CHECK_FALSE(w->exec("INSERT INTO surveys (conversation_id, csat, ts_ms) VALUES ('c1', 6, 1)").ok());
+  CHECK(w->exec("INSERT INTO surveys (conversation_id, csat, ts_ms) VALUES ('c1', 5, 1)").ok());
+  // Unique token hashes and client_msg_ids; NULL client_msg_ids repeat.
+  CHECK_FALSE(w->exec("INSERT INTO conversations (id, token_hash, created_ms, updated_ms) VALUES ('c2', 'h1', 1, 1)")
+                  .ok());
+  CHECK(w->exec("INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, ts_ms) VALUES "
+                "('c1', 1, 'm1', 'visitor', 'a', 1), ('c1', 2, NULL, 'bot', 'b', 1), ('c1', 3, NULL, 'bot', 'c', 1)")
+            .ok());
+  CHECK_FALSE(w->exec("INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, ts_ms) VALUES "
+                      "('c1', 4, 'm1', 'visitor', 'a', 1)")
+                  .ok());
+  // One open assignment per conversation.
+  REQUIRE(w->exec("INSERT INTO agents (id, name, password_hash, created_ms) VALUES (1, 'ann', 'x', 1), "
+                  "(2, 'bob', 'x', 1)")
+              .ok());
+  CHECK(w->exec("INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES ('c1', 1, 1)").ok());
+  CHECK_FALSE(w->exec("INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES ('c1', 2, 2)").ok());
+  // Events are append-only.
+  REQUIRE(w->exec("INSERT INTO events (ts_ms, kind) VALUES (1, 'x')").ok());
+  auto upd = w->exec("UPDATE events SET kind = 'y'");
+  REQUIRE_FALSE(upd.ok());
+  CHECK(upd.message().find("append-only") != std::string::npos);
+  // No row anywhere violates a foreign key.
+  auto fkc = w->query_text("PRAGMA foreign_key_check");
+  CHECK(fkc.error().code() == core::errc::not_found);
+}
+
+TEST_CASE("a read connection cannot write", "[schema]") {
+  test::temp_dir dir;
+  const std::string path = dir.file("s.db");
+  auto w = open_write_connection(path, test::test_config());
+  REQUIRE(w.ok());
+  auto r = open_read_connection(path, test::test_config());
+  REQUIRE(r.ok());
+  auto st = r->exec("INSERT INTO events (ts_ms, kind) VALUES (1, 'x')");
+  REQUIRE_FALSE(st.ok());
+  CHECK(int_of(*w, "SELECT count(*) FROM events") == 0);
+}
+
+TEST_CASE("the hot queries use their indexes", "[schema]") {
+  test::temp_dir dir;
+  auto w = open_write_connection(dir.file("s.db"), test::test_config());
+  REQUIRE(w.ok());
+  auto plan = [&](const std::string& sql) {
+    auto s = w->prepare("EXPLAIN QUERY PLAN " + sql);
+    REQUIRE(s.ok());
+    std::string out;
+    while (*s->step() == sqlite::step_result::row) out += s->column_text(3) + "\n";
+    return out;
+  };
+  const std::string dup = plan("SELECT seq FROM messages WHERE conversation_id = ?1 AND client_msg_id = ?2");
+  CHECK(dup.find("messages_client_msg_id") != std::string::npos);
+  const std::string replay =
+      plan("SELECT seq FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+  CHECK(replay.find("PRIMARY KEY") != std::string::npos);
+  CHECK(replay.find("TEMP B-TREE") == std::string::npos);  // no sort
+  CHECK(plan("SELECT id FROM conversations WHERE token_hash = ?1").find("USING INDEX") != std::string::npos);
+}
