@@ -1,0 +1,251 @@
+#include "bot/intents/rule_set.hpp"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <map>
+
+#include "bot/core/text.hpp"
+
+namespace bot::intents {
+namespace {
+
+RE2::Options base_options(std::int64_t max_mem) {
+  RE2::Options o;
+  o.set_case_sensitive(false);
+  o.set_log_errors(false);
+  o.set_encoding(RE2::Options::EncodingUTF8);
+  o.set_max_mem(max_mem);
+  return o;
+}
+
+// The confidence of one matched pattern: its weight, reduced when the match
+// covers little of the message (docs/routing.md).
+double pattern_confidence(double weight, std::size_t matched, std::size_t total) {
+  const double coverage = total == 0 ? 1.0 : std::min(1.0, 2.0 * double(matched) / double(total));
+  return weight * (0.75 + 0.25 * coverage);
+}
+
+}  // namespace
+
+struct rule_set::impl {
+  explicit impl(const RE2::Options& set_opts)
+      : set(set_opts, RE2::UNANCHORED), excludes(set_opts, RE2::UNANCHORED) {}
+  RE2::Set set;
+  RE2::Set excludes;
+  bool has_excludes = false;
+  std::vector<std::unique_ptr<RE2>> patterns;         // parallel to refs_
+  std::vector<std::vector<std::unique_ptr<RE2>>> slots;  // [intent][slot]
+  std::vector<std::vector<int>> slot_groups;             // capture index of the named group
+  std::map<std::string, std::size_t, std::less<>> by_id;
+};
+
+rule_set::~rule_set() = default;
+
+std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set::build(
+    std::vector<intent> intents, const rule_limits& limits) {
+  std::vector<load_error> errors;
+  const std::int64_t set_mem = std::int64_t(limits.re2_max_mem_mb) << 20;
+  std::shared_ptr<rule_set> rs(new rule_set());
+  rs->intents_ = std::move(intents);
+  rs->impl_ = std::make_unique<impl>(base_options(set_mem));
+  auto& im = *rs->impl_;
+  const RE2::Options one = base_options(8 << 20);
+
+  const auto compile = [&](const std::string& regex, const source_loc& loc,
+                           const std::string& what) -> std::unique_ptr<RE2> {
+    if (regex.size() > static_cast<std::size_t>(limits.pattern_bytes)) {
+      errors.push_back({loc, what + " is " + std::to_string(regex.size()) + " bytes, over the limit of " +
+                                 std::to_string(limits.pattern_bytes)});
+      return nullptr;
+    }
+    auto re = std::make_unique<RE2>(regex, one);
+    if (!re->ok()) {
+      errors.push_back({loc, what + " is not valid RE2: " + re->error()});
+      return nullptr;
+    }
+    return re;
+  };
+
+  im.slots.resize(rs->intents_.size());
+  im.slot_groups.resize(rs->intents_.size());
+  for (std::size_t i = 0; i < rs->intents_.size(); ++i) {
+    const intent& in = rs->intents_[i];
+    im.by_id.emplace(in.id, i);
+    for (std::size_t p = 0; p < in.patterns.size(); ++p) {
+      auto re = compile(in.patterns[p].regex, in.patterns[p].loc, "pattern");
+      if (!re) continue;
+      std::string err;
+      if (im.set.Add(in.patterns[p].regex, &err) < 0) {
+        errors.push_back({in.patterns[p].loc, "pattern is not valid RE2: " + err});
+        continue;
+      }
+      rs->refs_.push_back({i, p});
+      im.patterns.push_back(std::move(re));
+    }
+    for (const auto& ex : in.excludes) {
+      if (!compile(ex.regex, ex.loc, "exclude pattern")) continue;
+      std::string err;
+      if (im.excludes.Add(ex.regex, &err) < 0) {
+        errors.push_back({ex.loc, "exclude pattern is not valid RE2: " + err});
+        continue;
+      }
+      rs->exclude_refs_.push_back(i);
+      im.has_excludes = true;
+    }
+    for (const auto& slot : in.slots) {
+      auto re = compile(slot.regex, slot.loc, "slot pattern");
+      int group = -1;
+      if (re) {
+        const auto& names = re->NamedCapturingGroups();
+        const auto it = names.find(slot.name);
+        if (it == names.end()) {
+          errors.push_back({slot.loc, "slot pattern needs a named group (?P<" + slot.name + ">...)"});
+          re.reset();
+        } else {
+          group = it->second;
+        }
+      }
+      im.slots[i].push_back(std::move(re));
+      im.slot_groups[i].push_back(group);
+    }
+  }
+  if (errors.empty()) {
+    if (!im.set.Compile()) {
+      errors.push_back({{"intents", 0, 0},
+                        "the patterns do not fit in limits.re2_max_mem_mb (" +
+                            std::to_string(limits.re2_max_mem_mb) + " MiB)"});
+    }
+    if (im.has_excludes && !im.excludes.Compile()) {
+      errors.push_back({{"intents", 0, 0},
+                        "the exclude patterns do not fit in limits.re2_max_mem_mb (" +
+                            std::to_string(limits.re2_max_mem_mb) + " MiB)"});
+    }
+  }
+  if (!errors.empty()) return errors;
+  return std::shared_ptr<const rule_set>(std::move(rs));
+}
+
+const intent* rule_set::find(std::string_view id) const {
+  const auto it = impl_->by_id.find(id);
+  return it == impl_->by_id.end() ? nullptr : &intents_[it->second];
+}
+
+namespace {
+
+// The named group `group` of `re` in `text`, if it matches and is not empty.
+std::optional<std::string> slot_value(const RE2& re, int group, std::string_view text) {
+  // Slot patterns have a handful of groups: no allocation for the common case.
+  constexpr int k_inline = 8;
+  re2::StringPiece inline_sub[k_inline];
+  std::vector<re2::StringPiece> heap_sub;
+  re2::StringPiece* sub = inline_sub;
+  if (group + 1 > k_inline) {
+    heap_sub.resize(static_cast<std::size_t>(group) + 1);
+    sub = heap_sub.data();
+  }
+  if (re.Match(text, 0, text.size(), RE2::UNANCHORED, sub, group + 1) &&
+      sub[group].data() != nullptr && !sub[group].empty()) {
+    return std::string(sub[group].data(), sub[group].size());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> rule_set::extract_slot(const intent& rule, const std::string& name,
+                                                  std::string_view original) const {
+  const std::size_t i = static_cast<std::size_t>(&rule - intents_.data());
+  if (i >= intents_.size()) return std::nullopt;
+  for (std::size_t s = 0; s < rule.slots.size(); ++s) {
+    if (rule.slots[s].name != name) continue;
+    if (auto v = slot_value(*impl_->slots[i][s], impl_->slot_groups[i][s], original)) return v;
+  }
+  return std::nullopt;
+}
+
+core::result<std::vector<intent_match>> rule_set::match(std::string_view original,
+                                                        const context_map& context) const {
+  const auto& im = *impl_;
+  const std::string text = core::normalize(original);
+  std::vector<int> hits;
+  RE2::Set::ErrorInfo info{};
+  if (!im.set.Match(text, &hits, &info)) {
+    if (info.kind == RE2::Set::kNoError) return std::vector<intent_match>{};
+    return core::status(core::errc::unavailable,
+                        info.kind == RE2::Set::kOutOfMemory
+                            ? "pattern matching ran out of memory (raise limits.re2_max_mem_mb)"
+                            : "pattern matching failed");
+  }
+  // Set indices follow refs_, which lists intents in order and each
+  // intent's patterns together: sorted hits group by intent.
+  std::sort(hits.begin(), hits.end());
+  const auto intent_of = [&](int h) { return refs_[static_cast<std::size_t>(h)].intent_index; };
+
+  // Excludes only remove candidates: the second pass runs only when a
+  // candidate has any. Intent indices, sorted; usually empty.
+  std::vector<std::size_t> excluded;
+  if (im.has_excludes && std::any_of(hits.begin(), hits.end(),
+                                     [&](int h) { return !intents_[intent_of(h)].excludes.empty(); })) {
+    std::vector<int> ex;
+    RE2::Set::ErrorInfo exinfo{};
+    if (!im.excludes.Match(text, &ex, &exinfo) && exinfo.kind != RE2::Set::kNoError) {
+      return core::status(core::errc::unavailable, "exclude matching ran out of memory");
+    }
+    for (int e : ex) excluded.push_back(exclude_refs_[static_cast<std::size_t>(e)]);
+    std::sort(excluded.begin(), excluded.end());
+  }
+
+  std::vector<intent_match> out;
+  out.reserve(hits.size());
+  std::size_t current = intents_.size();  // the intent of the previous hit
+  bool skip_current = false;
+  for (int h : hits) {
+    const pattern_ref& ref = refs_[static_cast<std::size_t>(h)];
+    const intent& in = intents_[ref.intent_index];
+    if (ref.intent_index != current) {
+      current = ref.intent_index;
+      skip_current = std::binary_search(excluded.begin(), excluded.end(), current) ||
+                     !std::all_of(in.requires_context.begin(), in.requires_context.end(),
+                                  [&](const std::string& key) { return context.count(key) != 0; });
+      if (!skip_current) {
+        out.emplace_back();
+        out.back().rule = &in;
+      }
+    }
+    if (skip_current) continue;
+    intent_match& m = out.back();
+    const weighted_pattern& pattern = in.patterns[ref.pattern_index];
+    // A pattern scores at most its weight: one that cannot beat the
+    // intent's best so far need not be measured.
+    if (pattern.weight <= m.confidence) continue;
+    re2::StringPiece whole;
+    im.patterns[static_cast<std::size_t>(h)]->Match(text, 0, text.size(), RE2::UNANCHORED, &whole, 1);
+    const double conf = pattern_confidence(pattern.weight, whole.size(), text.size());
+    if (conf > m.confidence) {
+      m.confidence = conf;
+      m.pattern = pattern.regex;
+      m.matched_text.assign(whole.data(), whole.size());
+    }
+  }
+  for (intent_match& m : out) {
+    const std::size_t i = static_cast<std::size_t>(m.rule - intents_.data());
+    const auto& slots = m.rule->slots;
+    for (std::size_t s = 0; s < slots.size(); ++s) {
+      // The first slot of a name that matches wins, as in extract_slot().
+      if (m.slots.count(slots[s].name)) continue;
+      if (auto v = slot_value(*im.slots[i][s], im.slot_groups[i][s], original)) {
+        m.slots.emplace(slots[s].name, std::move(*v));
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const intent_match& a, const intent_match& b) {
+    if (a.rule->priority != b.rule->priority) return a.rule->priority > b.rule->priority;
+    if (a.confidence != b.confidence) return a.confidence > b.confidence;
+    return a.rule->order < b.rule->order;
+  });
+  return out;
+}
+
+}  // namespace bot::intents
