@@ -1,0 +1,496 @@
+#include "bot/kb/index.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "bot/store/sqlite.hpp"
+
+namespace bot::kb {
+namespace {
+
+using fmap = std::unordered_map<std::uint64_t, float>;
+using sparse = std::vector<feature>;
+
+struct sample {
+  int article = 0;
+  sparse x;  // model features (tf-idf, L2-normalised)
+  sparse q;  // nearest-variant features (word tf-idf, L2-normalised)
+  std::string text;
+};
+
+float idf_of(std::size_t docs, int df) {
+  return static_cast<float>(std::log((static_cast<double>(docs) + 1.0) / (df + 1.0)) + 1.0);
+}
+
+void normalise(sparse& v) {
+  double sum = 0;
+  for (const auto& f : v) sum += double(f.value) * f.value;
+  if (sum <= 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(sum));
+  for (auto& f : v) f.value *= inv;
+}
+
+}  // namespace
+
+struct kb_index::impl {
+  kb_options opt;
+  analyzer an;
+  std::unordered_map<std::uint64_t, float> idf_word, idf_char;
+  std::unordered_set<std::uint64_t> knn_skip;  // stop-word unigrams: too common to index
+  std::vector<sample> samples;
+  std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, float>>> postings;
+  std::vector<std::unordered_set<std::string>> article_stems;
+  std::vector<float> weights;
+  std::vector<float> bias;
+  std::vector<bool> active;        // samples used by training and nearest()
+  std::vector<double> calibration;  // confidence per probability bin
+  std::size_t held_out = 0;
+  std::uint64_t mask = 0;
+  std::map<std::string, std::size_t, std::less<>> by_id;
+  mutable std::mutex fts_mu;
+  std::unique_ptr<store::sqlite::db> fts;
+
+  std::size_t slot(std::uint64_t f, int article) const {
+    std::uint64_t h = f ^ (static_cast<std::uint64_t>(article) + 1) * 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 29;
+    return static_cast<std::size_t>(h & mask);
+  }
+
+  float score(const sparse& x, int article) const {
+    float s = bias[static_cast<std::size_t>(article)];
+    for (const auto& f : x) s += f.value * weights[slot(f.id, article)];
+    return s;
+  }
+
+  // Model and nearest-variant vectors of analysed text. Features the KB has
+  // never seen are dropped (they carry no weight).
+  void vectorize(const analyzed& a, sparse& x, sparse& q) const {
+    fmap words, chars;
+    analyzer::features_of(a, words, chars);
+    x.clear();
+    q.clear();
+    for (const auto& [id, tf] : words) {
+      const auto it = idf_word.find(id);
+      if (it == idf_word.end()) continue;
+      const float v = (1.0f + std::log(tf)) * it->second;
+      x.push_back({id, v});
+      if (!knn_skip.count(id)) q.push_back({id, v});
+    }
+    sparse c;
+    for (const auto& [id, tf] : chars) {
+      const auto it = idf_char.find(id);
+      if (it == idf_char.end()) continue;
+      c.push_back({id, (1.0f + std::log(tf)) * it->second});
+    }
+    normalise(c);
+    normalise(x);
+    for (auto& f : c) x.push_back({f.id, f.value * opt.char_weight});
+    normalise(x);
+    normalise(q);
+  }
+
+  // Per article, the best cosine to one of its variants (skipping sample
+  // `exclude`); the `k` best articles, best first, with that variant.
+  struct near {
+    int article;
+    float sim;
+    std::uint32_t sample;
+  };
+  std::vector<near> nearest(const sparse& q, std::size_t k, std::int64_t exclude) const {
+    thread_local std::vector<float> acc;
+    thread_local std::vector<std::uint32_t> touched;
+    if (acc.size() < samples.size()) acc.assign(samples.size(), 0.0f);
+    touched.clear();
+    for (const auto& f : q) {
+      const auto it = postings.find(f.id);
+      if (it == postings.end()) continue;
+      for (const auto& [s, v] : it->second) {
+        if (acc[s] == 0.0f) touched.push_back(s);
+        acc[s] += f.value * v;
+      }
+    }
+    std::unordered_map<int, near> best;
+    for (std::uint32_t s : touched) {
+      const float v = acc[s];
+      acc[s] = 0.0f;
+      if (static_cast<std::int64_t>(s) == exclude || !active[s]) continue;
+      const int a = samples[s].article;
+      auto [it, fresh] = best.try_emplace(a, near{a, v, s});
+      if (!fresh && v > it->second.sim) it->second = {a, v, s};
+    }
+    std::vector<near> out;
+    out.reserve(best.size());
+    for (const auto& [a, n] : best) out.push_back(n);
+    const auto by_sim = [](const near& l, const near& r) { return l.sim != r.sim ? l.sim > r.sim : l.article < r.article; };
+    if (out.size() > k) {
+      std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(), by_sim);
+      out.resize(k);
+    } else {
+      std::sort(out.begin(), out.end(), by_sim);
+    }
+    return out;
+  }
+
+  // Articles scored for a message: the nearest by variant similarity (all
+  // articles when there are no more than opt.candidates), with probabilities.
+  struct scored {
+    int article;
+    float score;
+    float sim;
+    std::int64_t sample;  // nearest variant, -1 when none shares a word
+    double p;
+  };
+  std::vector<scored> rank(const sparse& x, const sparse& q, std::int64_t exclude, std::size_t n_articles) const {
+    const std::size_t k = static_cast<std::size_t>(opt.candidates);
+    std::vector<scored> out;
+    const auto near_list = nearest(q, k, exclude);
+    if (n_articles <= k) {
+      for (std::size_t a = 0; a < n_articles; ++a) out.push_back({static_cast<int>(a), 0, 0, -1, 0});
+      for (const auto& n : near_list) out[static_cast<std::size_t>(n.article)] = {n.article, 0, n.sim, n.sample, 0};
+    } else {
+      for (const auto& n : near_list) out.push_back({n.article, 0, n.sim, n.sample, 0});
+    }
+    if (out.empty()) return out;
+    float mx = -1e30f;
+    for (auto& c : out) mx = std::max(mx, c.score = score(x, c.article) + opt.similarity_weight * c.sim);
+    double z = 0;
+    for (auto& c : out) z += c.p = std::exp(double(c.score - mx));
+    for (auto& c : out) c.p /= z;
+    std::sort(out.begin(), out.end(),
+              [](const scored& l, const scored& r) { return l.score != r.score ? l.score > r.score : l.article < r.article; });
+    return out;
+  }
+
+  // Softmax regression by SGD over the samples marked `active`, each against
+  // its nearest competing articles. Deterministic for a given seed.
+  void train(std::size_t n_articles) {
+    std::fill(weights.begin(), weights.end(), 0.0f);
+    std::fill(bias.begin(), bias.end(), 0.0f);
+    const std::size_t k = static_cast<std::size_t>(opt.candidates);
+    struct cand {
+      int article;
+      float sim;
+    };
+    std::vector<std::vector<cand>> cands(samples.size());
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      if (!active[i]) continue;
+      order.push_back(i);
+      std::vector<cand>& c = cands[i];
+      const auto near_list = nearest(samples[i].q, k, static_cast<std::int64_t>(i));
+      if (n_articles <= k) {
+        for (std::size_t a = 0; a < n_articles; ++a) c.push_back({static_cast<int>(a), 0.0f});
+        for (const auto& n : near_list) c[static_cast<std::size_t>(n.article)].sim = n.sim;
+      } else {
+        for (const auto& n : near_list) c.push_back({n.article, n.sim});
+        if (std::none_of(c.begin(), c.end(), [&](const cand& x) { return x.article == samples[i].article; })) {
+          c.push_back({samples[i].article, 0.0f});
+        }
+      }
+    }
+    std::mt19937_64 rng(opt.seed);
+    std::vector<float> s, p;
+    for (int epoch = 0; epoch < opt.epochs; ++epoch) {
+      std::shuffle(order.begin(), order.end(), rng);
+      const float lr = 1.0f / (1.0f + 0.5f * static_cast<float>(epoch));
+      for (std::size_t i : order) {
+        const sample& smp = samples[i];
+        const auto& c = cands[i];
+        s.resize(c.size());
+        p.resize(c.size());
+        float mx = -1e30f;
+        for (std::size_t j = 0; j < c.size(); ++j) {
+          mx = std::max(mx, s[j] = score(smp.x, c[j].article) + opt.similarity_weight * c[j].sim);
+        }
+        float z = 0;
+        for (std::size_t j = 0; j < c.size(); ++j) z += p[j] = std::exp(s[j] - mx);
+        for (std::size_t j = 0; j < c.size(); ++j) {
+          const float g = p[j] / z - (c[j].article == smp.article ? 1.0f : 0.0f);
+          if (std::fabs(g) < 1e-4f) continue;
+          const float step = lr * g;
+          bias[static_cast<std::size_t>(c[j].article)] -= 0.1f * step;
+          for (const auto& f : smp.x) weights[slot(f.id, c[j].article)] -= step * f.value;
+        }
+      }
+    }
+  }
+
+  // Confidence calibration from the KB itself: a model trained without every
+  // fifth variant ranks those held-out variants; the share it gets right at
+  // each probability becomes the confidence for that probability (binned,
+  // smoothed towards the probability itself, made monotone).
+  void calibrate(std::size_t n_articles) {
+    std::vector<std::size_t> count_per_article(n_articles, 0), seen(n_articles, 0);
+    for (const auto& smp : samples) ++count_per_article[static_cast<std::size_t>(smp.article)];
+    std::vector<std::size_t> held;
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      const auto a = static_cast<std::size_t>(samples[i].article);
+      // Keep an article's title and at least two variants in training.
+      if (count_per_article[a] >= 4 && ++seen[a] % 5 == 0) {
+        active[i] = false;
+        held.push_back(i);
+      }
+    }
+    constexpr std::size_t bins = 20;
+    std::vector<double> right(bins, 0), total(bins, 0);
+    if (held.size() >= 20) {
+      train(n_articles);
+      for (std::size_t i : held) {
+        const auto r = rank(samples[i].x, samples[i].q, static_cast<std::int64_t>(i), n_articles);
+        if (r.empty()) continue;
+        const std::size_t b = std::min(bins - 1, static_cast<std::size_t>(r[0].p * bins));
+        total[b] += 1;
+        right[b] += r[0].article == samples[i].article ? 1 : 0;
+      }
+    }
+    std::fill(active.begin(), active.end(), true);
+    calibration.assign(bins, 0);
+    constexpr double prior = 5;  // pseudo-observations at the probability itself
+    for (std::size_t b = 0; b < bins; ++b) {
+      const double mid = (double(b) + 0.5) / bins;
+      calibration[b] = (right[b] + prior * mid) / (total[b] + prior);
+    }
+    // Pool adjacent violators: confidence never falls as probability rises.
+    std::vector<double> val, wt;
+    std::vector<std::size_t> len;
+    for (std::size_t b = 0; b < bins; ++b) {
+      val.push_back(calibration[b]);
+      wt.push_back(total[b] + prior);
+      len.push_back(1);
+      while (val.size() > 1 && val[val.size() - 2] > val.back()) {
+        const double w = wt[wt.size() - 2] + wt.back();
+        const double v = (val[val.size() - 2] * wt[wt.size() - 2] + val.back() * wt.back()) / w;
+        const std::size_t l = len[len.size() - 2] + len.back();
+        val.pop_back();
+        wt.pop_back();
+        len.pop_back();
+        val.back() = v;
+        wt.back() = w;
+        len.back() = l;
+      }
+    }
+    std::size_t b = 0;
+    for (std::size_t g = 0; g < val.size(); ++g) {
+      for (std::size_t j = 0; j < len[g]; ++j) calibration[b++] = val[g];
+    }
+    held_out = held.size();
+  }
+
+  // The calibrated confidence for a top probability (interpolated between bins).
+  double calibrated(double p) const {
+    const double pos = std::clamp(p * double(calibration.size()) - 0.5, 0.0, double(calibration.size() - 1));
+    const auto lo = static_cast<std::size_t>(pos);
+    const std::size_t hi = std::min(lo + 1, calibration.size() - 1);
+    const double f = pos - double(lo);
+    return calibration[lo] * (1 - f) + calibration[hi] * f;
+  }
+};
+
+kb_index::~kb_index() = default;
+
+core::result<std::shared_ptr<const kb_index>> kb_index::build(kb_files files, const kb_options& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::shared_ptr<kb_index> idx(new kb_index());
+  idx->articles_ = std::move(files.articles);
+  idx->impl_ = std::make_unique<impl>();
+  impl& im = *idx->impl_;
+  im.opt = options;
+  im.an = analyzer(files.synonyms);
+  const auto& arts = idx->articles_;
+
+  // Variants: the title and every question, analysed once.
+  std::vector<analyzed> docs;
+  for (std::size_t a = 0; a < arts.size(); ++a) {
+    im.by_id.emplace(arts[a].id, a);
+    const auto add = [&](const std::string& text) {
+      docs.push_back(im.an.analyze(text));
+      im.an.learn(docs.back());
+      sample s;
+      s.article = static_cast<int>(a);
+      s.text = text;
+      im.samples.push_back(std::move(s));
+    };
+    add(arts[a].title);
+    for (const auto& q : arts[a].questions) add(q);
+  }
+  // Body words join the vocabulary (for typo correction) but not the model.
+  im.article_stems.resize(arts.size());
+  for (std::size_t a = 0; a < arts.size(); ++a) {
+    const analyzed body = im.an.analyze(arts[a].body);
+    im.an.learn(body);
+    for (const auto& st : body.stems) im.article_stems[a].insert(st);
+  }
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    for (const auto& st : docs[i].stems) im.article_stems[static_cast<std::size_t>(im.samples[i].article)].insert(st);
+  }
+  im.an.finish_vocabulary();
+
+  // Document frequencies over the variants.
+  std::unordered_map<std::uint64_t, int> df_word, df_char;
+  for (const auto& d : docs) {
+    fmap w, c;
+    analyzer::features_of(d, w, c);
+    for (const auto& [id, n] : w) ++df_word[id];
+    for (const auto& [id, n] : c) ++df_char[id];
+  }
+  const std::size_t n = docs.size();
+  for (const auto& [id, df] : df_word) im.idf_word[id] = idf_of(n, df);
+  for (const auto& [id, df] : df_char) im.idf_char[id] = idf_of(n, df);
+  for (const auto& d : docs) {
+    for (std::size_t i = 0; i < d.words.size(); ++i) {
+      if (analyzer::is_stop_word(d.words[i])) im.knn_skip.insert(hash_feature("w", d.stems[i]));
+    }
+  }
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    im.vectorize(docs[i], im.samples[i].x, im.samples[i].q);
+    for (const auto& f : im.samples[i].q) im.postings[f.id].emplace_back(static_cast<std::uint32_t>(i), f.value);
+  }
+
+  im.mask = (std::uint64_t(1) << options.weight_bits) - 1;
+  im.weights.assign(std::size_t(1) << options.weight_bits, 0.0f);
+  im.bias.assign(arts.size(), 0.0f);
+  im.active.assign(im.samples.size(), true);
+  im.calibrate(arts.size());
+  im.train(arts.size());
+
+  // FTS5 over analysed text (synonyms applied), one row per article.
+  auto db = store::sqlite::db::open(":memory:", store::sqlite::open_mode::read_write_create);
+  if (!db.ok()) return db.error();
+  im.fts = std::make_unique<store::sqlite::db>(std::move(db.value()));
+  if (auto s = im.fts->exec("CREATE VIRTUAL TABLE kb USING fts5(title, questions, body, tokenize='porter unicode61')");
+      !s.ok()) {
+    return s;
+  }
+  {
+    auto tx = store::sqlite::transaction::begin(*im.fts);
+    if (!tx.ok()) return tx.error();
+    auto ins = im.fts->prepare("INSERT INTO kb(rowid, title, questions, body) VALUES (?, ?, ?, ?)");
+    if (!ins.ok()) return ins.error();
+    const auto joined = [&](const std::string& text) {
+      std::string out;
+      for (const auto& w : im.an.analyze(text).words) out += w + " ";
+      return out;
+    };
+    for (std::size_t a = 0; a < arts.size(); ++a) {
+      std::string qs;
+      for (const auto& q : arts[a].questions) qs += joined(q) + "\n";
+      auto& st = ins.value();
+      st.reset();
+      if (auto s = st.bind(1, static_cast<std::int64_t>(a + 1)); !s.ok()) return s;
+      if (auto s = st.bind(2, joined(arts[a].title)); !s.ok()) return s;
+      if (auto s = st.bind(3, qs); !s.ok()) return s;
+      if (auto s = st.bind(4, joined(arts[a].body)); !s.ok()) return s;
+      if (auto s = st.run(); !s.ok()) return s;
+    }
+    if (auto s = tx->commit(); !s.ok()) return s;
+  }
+
+  // Training accuracy, for stats (and a sanity check in tests).
+  std::size_t right = 0;
+  for (const auto& smp : im.samples) {
+    const auto res = idx->search(smp.text, 1);
+    if (!res.empty() && res[0].art == &arts[static_cast<std::size_t>(smp.article)]) ++right;
+  }
+  idx->stats_.articles = arts.size();
+  idx->stats_.variants = im.samples.size();
+  idx->stats_.synonym_groups = files.synonyms.size();
+  idx->stats_.vocabulary = im.idf_word.size();
+  idx->stats_.held_out = im.held_out;
+  idx->stats_.train_accuracy = im.samples.empty() ? 0 : double(right) / double(im.samples.size());
+  idx->stats_.build_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return std::shared_ptr<const kb_index>(std::move(idx));
+}
+
+const article* kb_index::find(std::string_view id) const {
+  const auto it = impl_->by_id.find(id);
+  return it == impl_->by_id.end() ? nullptr : &articles_[it->second];
+}
+
+std::vector<std::pair<const article*, double>> kb_index::fts_search(std::string_view text, std::size_t limit) const {
+  std::vector<std::pair<const article*, double>> out;
+  const analyzed a = impl_->an.analyze_query(text);
+  std::string query;
+  std::unordered_set<std::string> seen;
+  for (const auto& w : a.words) {
+    if (analyzer::is_stop_word(w) || !seen.insert(w).second) continue;
+    std::string quoted = "\"";
+    for (char c : w) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    quoted += "\"";
+    query += (query.empty() ? "" : " OR ") + quoted;
+  }
+  if (query.empty() || articles_.empty()) return out;
+  std::lock_guard lock(impl_->fts_mu);
+  auto st = impl_->fts->cached("SELECT rowid, bm25(kb, 4.0, 2.0, 1.0) AS r FROM kb WHERE kb MATCH ? ORDER BY r LIMIT ?");
+  if (!st.ok()) return out;
+  auto& s = *st.value();
+  if (!s.bind(1, query).ok() || !s.bind(2, static_cast<std::int64_t>(limit)).ok()) return out;
+  for (;;) {
+    auto r = s.step();
+    if (!r.ok() || r.value() == store::sqlite::step_result::done) break;
+    const auto row = static_cast<std::size_t>(s.column_int64(0));
+    if (row >= 1 && row <= articles_.size()) out.emplace_back(&articles_[row - 1], s.column_double(1));
+  }
+  return out;
+}
+
+std::vector<kb_match> kb_index::search(std::string_view text, std::size_t limit) const {
+  const impl& im = *impl_;
+  std::vector<kb_match> out;
+  if (articles_.empty()) return out;
+  const analyzed a = im.an.analyze_query(text);
+  sparse x, q;
+  im.vectorize(a, x, q);
+  if (x.empty()) return out;
+  const auto ranked = im.rank(x, q, -1, articles_.size());
+  if (ranked.empty()) return out;
+
+  // Coverage: the share of the message's content words the KB knows. A
+  // message about something else ("overdraft fee") keeps few of its words.
+  std::unordered_set<std::string> query_stems;
+  std::size_t content = 0, known = 0;
+  for (std::size_t i = 0; i < a.words.size(); ++i) {
+    if (analyzer::is_stop_word(a.words[i])) continue;
+    query_stems.insert(a.stems[i]);
+    ++content;
+    known += im.an.knows(a.words[i]);
+  }
+  const double coverage = content == 0 ? 1.0 : double(known) / double(content);
+  // The top article's confidence: the calibrated chance it is right, on a
+  // square-root scale shared with intent rules (docs/routing.md), reduced by
+  // the unknown words unless the model is sure. The others follow by their
+  // probability relative to the top, so the ambiguity margin compares like
+  // with like.
+  const double p1 = ranked.front().p;
+  const double top_conf =
+      std::sqrt(im.calibrated(p1)) * (1.0 - (1.0 - coverage) * (1.0 - p1));
+  for (std::size_t j = 0; j < ranked.size() && j < limit; ++j) {
+    const auto& r = ranked[j];
+    kb_match m;
+    m.art = &articles_[static_cast<std::size_t>(r.article)];
+    m.probability = r.p;
+    m.similarity = r.sim;
+    m.coverage = coverage;
+    if (r.sample >= 0) m.nearest = im.samples[static_cast<std::size_t>(r.sample)].text;
+    m.calibrated = im.calibrated(r.p);
+    m.confidence = p1 > 0 ? top_conf * r.p / p1 : 0.0;
+    for (const auto& st : query_stems) {
+      if (im.article_stems[static_cast<std::size_t>(r.article)].count(st)) m.terms.push_back(st);
+    }
+    std::sort(m.terms.begin(), m.terms.end());
+    m.corrected = a.corrected;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace bot::kb
