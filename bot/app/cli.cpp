@@ -77,6 +77,17 @@ const std::vector<command>& commands() {
        "confused labels. --kb and --intents replace kb_dir and intents_dir;\n"
        "--details OUT.csv writes every row's decision, answer and top candidates.\n",
        cmd_eval},
+      {"kb", "search the knowledge base, or show its statistics",
+       "usage: supportbot kb search \"text\" [--limit N] [--json]\n"
+       "       supportbot kb stats [--json]\n"
+       "\n"
+       "search ranks the articles of kb_dir for a message as the router does: for\n"
+       "each, its confidence, the model's probability, the similarity to its\n"
+       "nearest question variant (shown), the share of the message's words the KB\n"
+       "knows, the shared terms and any typo corrections; then the raw FTS5 bm25\n"
+       "ranking. stats shows the number of articles, variants and vocabulary, how\n"
+       "well the model ranks the variants, and the time to index and train.\n",
+       cmd_kb},
   };
   return list;
 }

@@ -20,5 +20,6 @@ int cmd_check(const command_context& ctx);
 int cmd_ask(const command_context& ctx);
 int cmd_test(const command_context& ctx);
 int cmd_eval(const command_context& ctx);
+int cmd_kb(const command_context& ctx);
 
 }  // namespace bot::app

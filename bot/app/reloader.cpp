@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "bot/core/log.hpp"
@@ -31,9 +32,27 @@ reloader::~reloader() { stop(); }
 void reloader::add_watches() {
   for (int w : watches_) inotify_rm_watch(inotify_fd_, w);
   watches_.clear();
-  for (const auto& d : dirs_) {
-    const int w = inotify_add_watch(inotify_fd_, d.c_str(), k_events);
-    if (w >= 0) watches_.push_back(w);
+  missing_ = 0;
+  // Every folder below each root too: the knowledge base has topic folders.
+  for (std::size_t r = 0; r < dirs_.size(); ++r) {
+    const std::string& root = dirs_[r];
+    std::error_code ec;
+    if (!std::filesystem::is_directory(root, ec)) {
+      // A folder that existed at start and is gone is being replaced (a git
+      // checkout, a deploy): look for it again. One that never existed is
+      // not watched (the knowledge base is optional).
+      if (root_existed_[r]) ++missing_;
+      continue;
+    }
+    std::vector<std::string> folders{root};
+    for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec)) folders.push_back(it->path().string());
+    }
+    for (const auto& d : folders) {
+      const int w = inotify_add_watch(inotify_fd_, d.c_str(), k_events);
+      if (w >= 0) watches_.push_back(w);
+    }
   }
 }
 
@@ -42,11 +61,13 @@ core::status reloader::start() {
   if (inotify_fd_ < 0) return io_error(std::string("inotify_init1: ") + std::strerror(errno));
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return io_error(std::string("eventfd: ") + std::strerror(errno));
+  root_existed_.clear();
   for (const auto& d : dirs_) {
-    const int w = inotify_add_watch(inotify_fd_, d.c_str(), k_events);
-    if (w < 0) return io_error("cannot watch " + d + ": " + std::strerror(errno));
-    watches_.push_back(w);
+    std::error_code ec;
+    root_existed_.push_back(std::filesystem::is_directory(d, ec));
   }
+  add_watches();
+  if (watches_.empty()) return io_error("none of the rule folders can be watched");
   thread_ = std::thread([this] { run(); });
   return {};
 }
@@ -111,7 +132,11 @@ void reloader::run() {
         if (len <= 0) break;
         for (ssize_t off = 0; off < len;) {
           const auto* ev = reinterpret_cast<const inotify_event*>(buf + off);
-          if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) rewatch = true;
+          // A folder created, removed or replaced: watch the new tree.
+          if ((ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
+              ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)))) {
+            rewatch = true;
+          }
           off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
         }
         pending = true;
@@ -120,7 +145,7 @@ void reloader::run() {
     }
     if (rewatch) {
       add_watches();
-      if (watches_.size() == dirs_.size()) {
+      if (missing_ == 0) {
         rewatch = false;
         pending = true;
         due = clock::now() + std::chrono::milliseconds(debounce_ms_);

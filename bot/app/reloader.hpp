@@ -1,5 +1,5 @@
-// reloader: hot reload of the rules. A thread watches the rule folders with
-// inotify, waits until edits have been quiet for `debounce_ms` (editors write
+// reloader: hot reload of the rules. A thread watches the rule folders (and
+// every folder below them) with inotify, waits until edits have been quiet for `debounce_ms` (editors write
 // in several steps), then builds and validates a new snapshot on its own
 // thread (never an I/O thread) and swaps it in. A broken edit is logged with
 // every file:line:col error, counted, and the old snapshot keeps serving.
@@ -48,6 +48,8 @@ class reloader {
   int inotify_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: stop()
   std::vector<int> watches_;
+  std::vector<bool> root_existed_;  // per root: a folder at start()
+  std::size_t missing_ = 0;         // roots that existed at start and are gone now
   std::mutex reload_mu_;  // one reload at a time
   std::thread thread_;
 };

@@ -110,7 +110,7 @@ int cmd_serve(const command_context& ctx) {
   // The rules must load at start: a deploy with a broken edit fails loudly
   // (every error logged) instead of serving a bot that knows nothing.
   dialog::snapshot_holder rules;
-  reloader watcher({cfg.intents_dir}, [&cfg] { return load_snapshot(cfg); }, rules);
+  reloader watcher({cfg.intents_dir, cfg.kb_dir}, [&cfg] { return load_snapshot(cfg); }, rules);
   if (!watcher.reload_now().ok()) {
     db->close();
     return 1;

@@ -14,6 +14,8 @@
 #include "bot/app/rules.hpp"
 #include "bot/core/text.hpp"
 #include "bot/dialog/router.hpp"
+#include "bot/kb/article.hpp"
+#include "bot/kb/index.hpp"
 
 namespace bot::app {
 namespace {
@@ -213,6 +215,136 @@ int cmd_ask(const command_context& ctx) {
       for (const auto& [k, v] : c.slots) std::printf(" %s=%s", k.c_str(), v.c_str());
       std::printf("\n");
     }
+  }
+  return 0;
+}
+
+}  // namespace bot::app
+
+namespace bot::app {
+
+int cmd_kb(const command_context& ctx) {
+  if (ctx.args.empty() || (ctx.args[0] != "search" && ctx.args[0] != "stats")) {
+    std::fprintf(stderr, "usage: supportbot kb search \"text\" [--limit N] [--json] | supportbot kb stats [--json]\n");
+    return 2;
+  }
+  const bool search = ctx.args[0] == "search";
+  bool as_json = false;
+  std::size_t limit = 5;
+  std::string text;
+  for (std::size_t i = 1; i < ctx.args.size(); ++i) {
+    const std::string& a = ctx.args[i];
+    if (a == "--json") {
+      as_json = true;
+    } else if (a == "--limit" && i + 1 < ctx.args.size()) {
+      try {
+        limit = static_cast<std::size_t>(std::stoul(ctx.args[++i]));
+      } catch (const std::exception&) {
+        std::fprintf(stderr, "supportbot kb: --limit needs a number\n");
+        return 2;
+      }
+    } else if (a.rfind("--", 0) == 0 || !search || !text.empty()) {
+      std::fprintf(stderr, "supportbot kb: unexpected argument '%s'\n", a.c_str());
+      return 2;
+    } else {
+      text = a;
+    }
+  }
+  if (search && text.empty()) {
+    std::fprintf(stderr, "usage: supportbot kb search \"text\" [--limit N] [--json]\n");
+    return 2;
+  }
+  auto cfg = load_config({ctx.config_path, process_environment()});
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "%s\n", cfg.error().message().c_str());
+    return 1;
+  }
+  kb::kb_limits kl;
+  kl.file_bytes = cfg->limits.rule_file_bytes;
+  kb::kb_files files = kb::load_kb_dir(cfg->kb_dir, kl);
+  if (!files.errors.empty()) {
+    for (const auto& e : files.errors) std::fprintf(stderr, "%s\n", e.c_str());
+    return 1;
+  }
+  const std::size_t file_count = files.files;
+  auto index = kb::kb_index::build(std::move(files));
+  if (!index.ok()) {
+    std::fprintf(stderr, "%s: cannot index: %s\n", cfg->kb_dir.c_str(), index.error().message().c_str());
+    return 1;
+  }
+  const kb::kb_index& idx = *index.value();
+  if (!search) {
+    const auto& st = idx.stats();
+    if (as_json) {
+      json::object o{{"kb_dir", cfg->kb_dir},
+                     {"files", file_count},
+                     {"articles", st.articles},
+                     {"variants", st.variants},
+                     {"vocabulary", st.vocabulary},
+                     {"synonym_groups", st.synonym_groups},
+                     {"held_out", st.held_out},
+                     {"train_accuracy", st.train_accuracy},
+                     {"build_ms", st.build_ms}};
+      print_json(o);
+    } else {
+      std::printf("%s: %zu files, %zu articles, %zu question variants (titles included)\n", cfg->kb_dir.c_str(),
+                  file_count, st.articles, st.variants);
+      std::printf("vocabulary: %zu word features, %zu synonym groups\n", st.vocabulary, st.synonym_groups);
+      std::printf("model: %.1f%% of variants ranked to their own article, %zu held out for calibration\n",
+                  100 * st.train_accuracy, st.held_out);
+      std::printf("indexed and trained in %.0f ms\n", st.build_ms);
+    }
+    return 0;
+  }
+  const auto matches = idx.search(text, limit);
+  const auto fts = idx.fts_search(text, limit);
+  if (as_json) {
+    json::array arr;
+    for (const auto& m : matches) {
+      json::array terms, corrected;
+      for (const auto& t : m.terms) terms.emplace_back(t);
+      for (const auto& c : m.corrected) corrected.emplace_back(c);
+      arr.push_back(json::object{{"id", m.art->id},
+                                 {"title", m.art->title},
+                                 {"confidence", m.confidence},
+                                 {"probability", m.probability},
+                                 {"calibrated", m.calibrated},
+                                 {"similarity", m.similarity},
+                                 {"coverage", m.coverage},
+                                 {"nearest_variant", m.nearest},
+                                 {"terms", std::move(terms)},
+                                 {"corrected", std::move(corrected)}});
+    }
+    json::array farr;
+    for (const auto& [a, score] : fts) farr.push_back(json::object{{"id", a->id}, {"bm25", score}});
+    print_json(json::object{{"query", text}, {"results", std::move(arr)}, {"fts5", std::move(farr)}});
+    return 0;
+  }
+  if (matches.empty()) {
+    std::printf("no article shares a word with this message\n");
+  }
+  int n = 0;
+  for (const auto& m : matches) {
+    std::printf("%d. %-32s confidence %s  (probability %s, similarity %s, known words %s)\n", ++n, m.art->id.c_str(),
+                pct(m.confidence).c_str(), pct(m.probability).c_str(), pct(m.similarity).c_str(),
+                pct(m.coverage).c_str());
+    std::printf("   %s\n", m.art->title.c_str());
+    if (!m.nearest.empty()) std::printf("   nearest variant: \"%s\"\n", m.nearest.c_str());
+    if (!m.terms.empty()) {
+      std::printf("   shared terms:");
+      for (const auto& t : m.terms) std::printf(" %s", t.c_str());
+      std::printf("\n");
+    }
+    if (n == 1 && !m.corrected.empty()) {
+      std::printf("   typo corrections:");
+      for (const auto& c : m.corrected) std::printf(" %s", c.c_str());
+      std::printf("\n");
+    }
+  }
+  if (!fts.empty()) {
+    std::printf("FTS5 (bm25 over title x4, questions x2, body x1):");
+    for (const auto& [a, score] : fts) std::printf(" %s %.2f", a->id.c_str(), score);
+    std::printf("\n");
   }
   return 0;
 }

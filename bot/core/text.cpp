@@ -142,7 +142,32 @@ std::string_view trim(std::string_view s) noexcept {
 
 bool is_blank(std::string_view s) { return normalize(s).empty(); }
 
+namespace {
+
+// normalize() for pure ASCII text, the common case: no decoding needed.
+std::string normalize_ascii(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool pending_space = false;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7F) {
+      pending_space = true;
+      continue;
+    }
+    if (pending_space && !out.empty()) out += ' ';
+    pending_space = false;
+    out += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string normalize(std::string_view s) {
+  bool ascii = true;
+  for (const char ch : s) ascii = ascii && static_cast<unsigned char>(ch) < 0x80;
+  if (ascii) return normalize_ascii(s);
   std::string out;
   out.reserve(s.size());
   bool pending_space = false;

@@ -169,22 +169,28 @@ decision router::route(std::string_view text, dialog_state& state, const snapsho
                             m.pattern, m.matched_text, m.slots});
   }
   if (snap.kb) {
+    std::vector<candidate> articles;
     for (const auto& m : snap.kb->search(clean, 3)) {
       std::string why = "terms:";
       for (const auto& t : m.terms) why += " " + t;
       if (m.terms.empty()) why += " (none; character n-grams)";
       for (const auto& c : m.corrected) why += ", corrected " + c;
-      d.candidates.push_back({"kb", m.art->id, m.art->title, m.confidence, 0, why, m.nearest, {}});
+      articles.push_back({"kb", m.art->id, m.art->title, m.confidence, 0, why, m.nearest, {}});
     }
-    // A rule staff wrote that matches with answer confidence outranks the
-    // knowledge base (which answers what no rule covers); otherwise they
-    // compete on confidence, an intent first when equal.
-    const double answer_at = cfg_.answer_threshold;
-    const auto sure_rule = [answer_at](const candidate& c) { return c.kind == "intent" && c.confidence >= answer_at; };
-    std::stable_sort(d.candidates.begin(), d.candidates.end(), [&](const candidate& l, const candidate& r) {
-      if (sure_rule(l) != sure_rule(r)) return sure_rule(l);
-      return l.confidence > r.confidence;
-    });
+    // Merge, keeping the intents' own order (priority first): a rule staff
+    // wrote that matches with answer confidence outranks the knowledge base,
+    // which answers what no rule covers; otherwise an article goes before an
+    // intent it beats on confidence.
+    std::vector<candidate> merged;
+    std::size_t i = 0, k = 0;
+    while (i < d.candidates.size() || k < articles.size()) {
+      const bool take_intent =
+          k == articles.size() ||
+          (i < d.candidates.size() && (d.candidates[i].confidence >= cfg_.answer_threshold ||
+                                       d.candidates[i].confidence >= articles[k].confidence));
+      merged.push_back(std::move(take_intent ? d.candidates[i++] : articles[k++]));
+    }
+    d.candidates = std::move(merged);
   }
 
   const candidate* top = d.candidates.empty() ? nullptr : &d.candidates.front();

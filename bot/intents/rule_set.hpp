@@ -52,8 +52,8 @@ class rule_set {
   static std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> build(
       std::vector<intent> intents, const rule_limits& limits);
 
-  // The candidates for a message, best first: higher confidence, then
-  // higher priority, then earlier in file order. Intents with a matching exclude or
+  // The candidates for a message, best first: higher priority, then higher
+  // confidence, then earlier in file order. Intents with a matching exclude or
   // a missing requires_context key are left out. Fails (never "no match")
   // when RE2 runs out of DFA memory.
   core::result<std::vector<intent_match>> match(std::string_view original,
