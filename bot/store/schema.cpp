@@ -174,19 +174,23 @@ core::status check_version(sqlite::db& d) {
   auto version = d.query_int("PRAGMA user_version");
   if (!version) return version.error();
   if (*version > current_schema_version()) {
-    return core::invalid_argument(d.path() + ": database schema version " + std::to_string(*version) +
-                                  " is newer than this supportbot knows (" +
-                                  std::to_string(current_schema_version()) + "): upgrade supportbot");
+    return core::invalid_argument(
+        d.path() + ": database schema version " + std::to_string(*version) +
+        " is newer than this supportbot knows (" + std::to_string(current_schema_version()) +
+        "): upgrade supportbot");
   }
   if (*version < 0) {
-    return core::invalid_argument(d.path() + ": invalid schema version " + std::to_string(*version));
+    return core::invalid_argument(d.path() + ": invalid schema version " +
+                                  std::to_string(*version));
   }
   return {};
 }
 
 }  // namespace
 
-int current_schema_version() noexcept { return static_cast<int>(migrations().size()); }
+int current_schema_version() noexcept {
+  return static_cast<int>(migrations().size());
+}
 
 core::status migrate(sqlite::db& d) {
   // Check and migrate under one write lock: another process may be
@@ -201,9 +205,11 @@ core::status migrate(sqlite::db& d) {
     if (auto st = d.exec(scripts[v]); !st.ok()) {
       return {st.code(), "migration to schema v" + std::to_string(v + 1) + ": " + st.message()};
     }
-    if (auto st = set_pragma(d, "PRAGMA user_version = " + std::to_string(v + 1)); !st.ok()) return st;
+    if (auto st = set_pragma(d, "PRAGMA user_version = " + std::to_string(v + 1)); !st.ok())
+      return st;
   }
-  if (auto st = set_pragma(d, "PRAGMA application_id = " + std::to_string(k_application_id)); !st.ok()) {
+  if (auto st = set_pragma(d, "PRAGMA application_id = " + std::to_string(k_application_id));
+      !st.ok()) {
     return st;
   }
   return tx->commit();
@@ -211,18 +217,21 @@ core::status migrate(sqlite::db& d) {
 
 core::status validate_store_config(const core::store_config& cfg) {
   if (cfg.synchronous != "full" && cfg.synchronous != "normal") {
-    return core::invalid_argument("store.synchronous: '" + cfg.synchronous + "' is not one of full, normal");
+    return core::invalid_argument("store.synchronous: '" + cfg.synchronous +
+                                  "' is not one of full, normal");
   }
   if (cfg.batch_max < 1) return core::invalid_argument("store.batch_max: must be at least 1");
   if (cfg.queue_max < 1) return core::invalid_argument("store.queue_max: must be at least 1");
   if (cfg.read_connections < 1 || cfg.read_connections > 64) {
     return core::invalid_argument("store.read_connections: must be between 1 and 64");
   }
-  if (cfg.busy_timeout_ms < 0) return core::invalid_argument("store.busy_timeout_ms: must not be negative");
+  if (cfg.busy_timeout_ms < 0)
+    return core::invalid_argument("store.busy_timeout_ms: must not be negative");
   return {};
 }
 
-core::result<sqlite::db> open_write_connection(const std::string& path, const core::store_config& cfg) {
+core::result<sqlite::db> open_write_connection(const std::string& path,
+                                               const core::store_config& cfg) {
   if (auto st = validate_store_config(cfg); !st.ok()) return st;
   if (path.empty() || path == ":memory:" || path.starts_with("file:")) {
     return core::invalid_argument("store path '" + path + "': must be a file name");
@@ -237,7 +246,8 @@ core::result<sqlite::db> open_write_connection(const std::string& path, const co
 
   auto mode = d.query_text("PRAGMA journal_mode = WAL");
   if (!mode) return mode.error();
-  if (*mode != "wal") return core::io_error(path + ": cannot enable WAL (journal_mode is " + *mode + ")");
+  if (*mode != "wal")
+    return core::io_error(path + ": cannot enable WAL (journal_mode is " + *mode + ")");
   const std::string sync = cfg.synchronous == "normal" ? "NORMAL" : "FULL";
   for (const std::string& pragma : {
            "PRAGMA synchronous = " + sync,
@@ -256,13 +266,15 @@ core::result<sqlite::db> open_write_connection(const std::string& path, const co
   }
   auto fk = d.query_int("PRAGMA foreign_keys");
   if (!fk) return fk.error();
-  if (*fk != 1) return core::internal_error(path + ": foreign keys unavailable in this SQLite build");
+  if (*fk != 1)
+    return core::internal_error(path + ": foreign keys unavailable in this SQLite build");
 
   if (auto st = migrate(d); !st.ok()) return st;
   return d;
 }
 
-core::result<sqlite::db> open_checkpoint_connection(const std::string& path, const core::store_config& cfg) {
+core::result<sqlite::db> open_checkpoint_connection(const std::string& path,
+                                                    const core::store_config& cfg) {
   if (auto st = validate_store_config(cfg); !st.ok()) return st;
   auto opened = sqlite::db::open(path, sqlite::open_mode::read_write);
   if (!opened) return opened.error();
@@ -274,7 +286,8 @@ core::result<sqlite::db> open_checkpoint_connection(const std::string& path, con
   return d;
 }
 
-core::result<sqlite::db> open_read_connection(const std::string& path, const core::store_config& cfg) {
+core::result<sqlite::db> open_read_connection(const std::string& path,
+                                              const core::store_config& cfg) {
   auto opened = sqlite::db::open(path, sqlite::open_mode::read_only);
   if (!opened) return opened.error();
   sqlite::db d = std::move(opened).value();
@@ -285,8 +298,8 @@ core::result<sqlite::db> open_read_connection(const std::string& path, const cor
   auto version = d.query_int("PRAGMA user_version");
   if (!version) return version.error();
   if (*version != current_schema_version()) {
-    return core::invalid_argument(path + ": schema version " + std::to_string(*version) + ", expected " +
-                                  std::to_string(current_schema_version()));
+    return core::invalid_argument(path + ": schema version " + std::to_string(*version) +
+                                  ", expected " + std::to_string(current_schema_version()));
   }
   return d;
 }

@@ -34,16 +34,19 @@ core::status validate_store_config(const core::store_config& cfg);
 // Opens (creating when missing) the database at `path` for writing:
 // journal_mode=WAL, synchronous from cfg, foreign_keys=ON, busy_timeout from
 // cfg, then migrates it. `path` must be a file name (not ":memory:").
-core::result<sqlite::db> open_write_connection(const std::string& path, const core::store_config& cfg);
+core::result<sqlite::db> open_write_connection(const std::string& path,
+                                               const core::store_config& cfg);
 
 // Opens an existing, migrated database for checkpoints only (copying the
 // WAL into the database file beside the writer): read-write, synchronous and
 // busy_timeout from cfg, no migration.
-core::result<sqlite::db> open_checkpoint_connection(const std::string& path, const core::store_config& cfg);
+core::result<sqlite::db> open_checkpoint_connection(const std::string& path,
+                                                    const core::store_config& cfg);
 
 // Opens an existing, migrated database read-only (SQLITE_OPEN_READONLY,
 // query_only) with busy_timeout from cfg. Refuses an unexpected schema
 // version.
-core::result<sqlite::db> open_read_connection(const std::string& path, const core::store_config& cfg);
+core::result<sqlite::db> open_read_connection(const std::string& path,
+                                              const core::store_config& cfg);
 
 }  // namespace bot::store

@@ -67,8 +67,8 @@ std::string sql_label(std::string_view sql) {
   while (i < sql.size() && words < 3) {
     while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])) != 0) ++i;
     const std::size_t start = i;
-    while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])) == 0 && sql[i] != '(' &&
-           sql[i] != ';') {
+    while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i])) == 0 &&
+           sql[i] != '(' && sql[i] != ';') {
       ++i;
     }
     if (i == start) break;
@@ -83,7 +83,9 @@ std::string sql_label(std::string_view sql) {
 
 // ---------------------------------------------------------------- statement
 
-void statement::finalizer::operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+void statement::finalizer::operator()(sqlite3_stmt* s) const noexcept {
+  sqlite3_finalize(s);
+}
 
 core::status statement::bind_result(int rc, int index) {
   if (rc == SQLITE_OK) return {};
@@ -105,7 +107,8 @@ core::status statement::bind(int index, std::string_view text) {
   // A non-null pointer even for "", so that empty text binds '' and not NULL.
   const char* data = text.data() != nullptr ? text.data() : "";
   return bind_result(
-      sqlite3_bind_text(stmt_.get(), index, data, static_cast<int>(text.size()), SQLITE_TRANSIENT), index);
+      sqlite3_bind_text(stmt_.get(), index, data, static_cast<int>(text.size()), SQLITE_TRANSIENT),
+      index);
 }
 
 core::status statement::bind_ref(int index, std::string_view text) {
@@ -114,10 +117,13 @@ core::status statement::bind_ref(int index, std::string_view text) {
   }
   const char* data = text.data() != nullptr ? text.data() : "";
   return bind_result(
-      sqlite3_bind_text(stmt_.get(), index, data, static_cast<int>(text.size()), SQLITE_STATIC), index);
+      sqlite3_bind_text(stmt_.get(), index, data, static_cast<int>(text.size()), SQLITE_STATIC),
+      index);
 }
 
-core::status statement::bind_null(int index) { return bind_result(sqlite3_bind_null(stmt_.get(), index), index); }
+core::status statement::bind_null(int index) {
+  return bind_result(sqlite3_bind_null(stmt_.get(), index), index);
+}
 
 core::status statement::bind_text_or_null(int index, std::string_view text) {
   return text.empty() ? bind_null(index) : bind(index, text);
@@ -138,7 +144,9 @@ core::status statement::run() {
   }
 }
 
-int statement::column_count() const noexcept { return sqlite3_column_count(stmt_.get()); }
+int statement::column_count() const noexcept {
+  return sqlite3_column_count(stmt_.get());
+}
 
 bool statement::column_is_null(int index) const noexcept {
   return sqlite3_column_type(stmt_.get(), index) == SQLITE_NULL;
@@ -148,7 +156,9 @@ std::int64_t statement::column_int64(int index) const noexcept {
   return sqlite3_column_int64(stmt_.get(), index);
 }
 
-double statement::column_double(int index) const noexcept { return sqlite3_column_double(stmt_.get(), index); }
+double statement::column_double(int index) const noexcept {
+  return sqlite3_column_double(stmt_.get(), index);
+}
 
 std::string_view statement::column_text_view(int index) const noexcept {
   const unsigned char* p = sqlite3_column_text(stmt_.get(), index);
@@ -209,7 +219,8 @@ core::status db::exec(std::string_view sql) {
 }
 
 core::result<statement> db::prepare(std::string_view sql) {
-  if (sql.size() > static_cast<std::size_t>(INT_MAX)) return core::invalid_argument("SQL too large");
+  if (sql.size() > static_cast<std::size_t>(INT_MAX))
+    return core::invalid_argument("SQL too large");
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   const int rc =
@@ -232,11 +243,13 @@ core::result<statement_ref> db::cached(std::string_view sql) {
   if (it == cache_.end()) {
     // Evicting could free a statement a caller still holds: refuse instead.
     if (cache_.size() >= k_statement_cache_max) {
-      return core::internal_error(sql_label(sql) + ": statement cache full (SQL texts must be fixed)");
+      return core::internal_error(sql_label(sql) +
+                                  ": statement cache full (SQL texts must be fixed)");
     }
     auto prepared = prepare(sql);
     if (!prepared) return prepared.error();
-    it = cache_.emplace(std::string(sql), std::make_unique<statement>(std::move(prepared).value())).first;
+    it = cache_.emplace(std::string(sql), std::make_unique<statement>(std::move(prepared).value()))
+             .first;
   } else {
     it->second->reset();
   }
@@ -267,7 +280,8 @@ core::result<checkpoint_result> db::checkpoint(checkpoint_mode mode) {
   if (mode == checkpoint_mode::restart) m = SQLITE_CHECKPOINT_RESTART;
   if (mode == checkpoint_mode::truncate) m = SQLITE_CHECKPOINT_TRUNCATE;
   checkpoint_result r;
-  const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, m, &r.wal_frames, &r.checkpointed_frames);
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db_.get(), nullptr, m, &r.wal_frames, &r.checkpointed_frames);
   if (rc != SQLITE_OK) return error_status(db_.get(), rc, "checkpoint");
   return r;
 }
@@ -288,13 +302,21 @@ void db::set_wal_hook(std::function<void(int frames)> hook) {
   wal_hook_ = std::move(owned);
 }
 
-std::int64_t db::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_.get()); }
+std::int64_t db::last_insert_rowid() const noexcept {
+  return sqlite3_last_insert_rowid(db_.get());
+}
 
-std::int64_t db::changes() const noexcept { return sqlite3_changes64(db_.get()); }
+std::int64_t db::changes() const noexcept {
+  return sqlite3_changes64(db_.get());
+}
 
-bool db::in_transaction() const noexcept { return sqlite3_get_autocommit(db_.get()) == 0; }
+bool db::in_transaction() const noexcept {
+  return sqlite3_get_autocommit(db_.get()) == 0;
+}
 
-void db::set_busy_timeout(int ms) noexcept { sqlite3_busy_timeout(db_.get(), ms); }
+void db::set_busy_timeout(int ms) noexcept {
+  sqlite3_busy_timeout(db_.get(), ms);
+}
 
 // -------------------------------------------------------------- transaction
 

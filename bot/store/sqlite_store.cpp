@@ -25,10 +25,14 @@ namespace bot::store {
 
 std::string_view sender_name(sender s) noexcept {
   switch (s) {
-    case sender::visitor: return "visitor";
-    case sender::bot: return "bot";
-    case sender::agent: return "agent";
-    case sender::system: return "system";
+    case sender::visitor:
+      return "visitor";
+    case sender::bot:
+      return "bot";
+    case sender::agent:
+      return "agent";
+    case sender::system:
+      return "system";
   }
   return "";
 }
@@ -55,13 +59,15 @@ constexpr int k_wal_hard_frames = 64000;
 // ------------------------------------------------------------- validation
 
 bool is_id_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
 }
 
 core::status check_id(std::string_view what, std::string_view id, std::size_t max) {
   if (id.empty()) return core::invalid_argument(std::string(what) + " is empty");
   if (id.size() > max) {
-    return core::invalid_argument(std::string(what) + " is longer than " + std::to_string(max) + " bytes");
+    return core::invalid_argument(std::string(what) + " is longer than " + std::to_string(max) +
+                                  " bytes");
   }
   if (!std::all_of(id.begin(), id.end(), is_id_char)) {
     return core::invalid_argument(std::string(what) + " may only hold A-Z a-z 0-9 _ -");
@@ -71,9 +77,11 @@ core::status check_id(std::string_view what, std::string_view id, std::size_t ma
 
 core::status check_text(std::string_view what, std::string_view text, std::size_t max) {
   if (text.size() > max) {
-    return core::invalid_argument(std::string(what) + " is longer than " + std::to_string(max) + " bytes");
+    return core::invalid_argument(std::string(what) + " is longer than " + std::to_string(max) +
+                                  " bytes");
   }
-  if (!core::is_valid_utf8(text)) return core::invalid_argument(std::string(what) + " is not valid UTF-8");
+  if (!core::is_valid_utf8(text))
+    return core::invalid_argument(std::string(what) + " is not valid UTF-8");
   return {};
 }
 
@@ -96,7 +104,8 @@ core::status check_ts(std::int64_t ts_ms) {
 
 core::status check_message(const new_message& m) {
   if (auto st = check_id("conversation id", m.conversation_id, k_max_id_bytes); !st.ok()) return st;
-  if (auto st = check_text("client_msg_id", m.client_msg_id, k_max_client_msg_id_bytes); !st.ok()) return st;
+  if (auto st = check_text("client_msg_id", m.client_msg_id, k_max_client_msg_id_bytes); !st.ok())
+    return st;
   if (sender_name(m.from).empty()) return core::invalid_argument("unknown sender");
   if (auto st = check_text("message text", m.text, k_max_text_bytes); !st.ok()) return st;
   if (auto st = check_json_object("meta_json", m.meta_json); !st.ok()) return st;
@@ -114,11 +123,13 @@ constexpr std::string_view k_select_last_seq =
     "SELECT coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0) "
     "FROM conversations WHERE id = ?1";
 constexpr std::string_view k_select_by_client_msg_id =
-    "SELECT seq, sender, text, ts_ms FROM messages WHERE conversation_id = ?1 AND client_msg_id = ?2";
+    "SELECT seq, sender, text, ts_ms FROM messages WHERE conversation_id = ?1 AND client_msg_id = "
+    "?2";
 constexpr std::string_view k_update_last_seq =
     "UPDATE conversations SET last_seq = ?2, updated_ms = max(updated_ms, ?3) WHERE id = ?1";
 constexpr std::string_view k_insert_conversation =
-    "INSERT INTO conversations (id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms) "
+    "INSERT INTO conversations (id, token_hash, state, team, context_json, last_seq, created_ms, "
+    "updated_ms) "
     "VALUES (?1, ?2, 'bot', '', '{}', 0, ?3, ?3)";
 constexpr std::string_view k_update_state =
     "UPDATE conversations SET state = ?2, team = ?3, updated_ms = max(updated_ms, ?4), "
@@ -266,7 +277,8 @@ class writer {
     if (auto st = bind_all(**s, c.id, c.token_hash, c.ts_ms); !st.ok()) return st;
     if (auto st = (*s)->run(); !st.ok()) {
       const int code = (*s)->last_extended_code();
-      if (code == SQLITE_CONSTRAINT_PRIMARYKEY) return core::conflict("conversation " + c.id + " exists");
+      if (code == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return core::conflict("conversation " + c.id + " exists");
       if (code == SQLITE_CONSTRAINT_UNIQUE) return core::conflict("token hash already in use");
       return st;
     }
@@ -291,7 +303,8 @@ class writer {
     return {};
   }
 
-  core::status set_context(const std::string& id, const std::string& context_json, std::int64_t ts_ms) {
+  core::status set_context(const std::string& id, const std::string& context_json,
+                           std::int64_t ts_ms) {
     auto s = db_.cached(k_update_context);
     if (!s) return s.error();
     if (auto st = bind_all(**s, id, context_json, ts_ms); !st.ok()) return st;
@@ -303,8 +316,9 @@ class writer {
   core::result<std::int64_t> append_event(const new_event& e) {
     auto s = db_.cached(k_insert_event);
     if (!s) return s.error();
-    core::status st = bind_all(**s, e.ts_ms, e.kind, std::string_view(e.conversation_id),
-                               e.data_json.empty() ? std::string_view("{}") : std::string_view(e.data_json));
+    core::status st =
+        bind_all(**s, e.ts_ms, e.kind, std::string_view(e.conversation_id),
+                 e.data_json.empty() ? std::string_view("{}") : std::string_view(e.data_json));
     if (st.ok() && e.conversation_id.empty()) st = (*s)->bind_null(3);
     if (st.ok()) st = (*s)->run();
     if (!st.ok()) return st;
@@ -326,7 +340,8 @@ class writer {
     if (auto st = (*s)->bind(1, std::string_view(id)); !st.ok()) return st;
     auto r = (*s)->step();
     if (!r) return r.error();
-    if (*r == sqlite::step_result::done) return core::not_found("conversation " + id + " not found");
+    if (*r == sqlite::step_result::done)
+      return core::not_found("conversation " + id + " not found");
     seq_entry e;
     e.last_seq = (*s)->column_int64(0);
     return &*seq_cache_.emplace(id, e).first;
@@ -338,7 +353,8 @@ class writer {
     if (auto st = bind_all(**s, m.conversation_id, m.client_msg_id); !st.ok()) return st;
     auto r = (*s)->step();
     if (!r) return r.error();
-    if (*r == sqlite::step_result::done) return core::internal_error("client_msg_id conflict without a row");
+    if (*r == sqlite::step_result::done)
+      return core::internal_error("client_msg_id conflict without a row");
     if ((*s)->column_text_view(1) != sender_name(m.from) || (*s)->column_text_view(2) != m.text) {
       return core::conflict("client_msg_id " + m.client_msg_id + " was used for another message");
     }
@@ -354,7 +370,8 @@ class writer {
 };
 
 // One queued write. run() executes inside the batch transaction and records
-// the outcome; the completion is called later by complete() or fail().
+// the outcome (or set_failed replaces it); complete() then calls the
+// completion with it.
 class write_job {
  public:
   virtual ~write_job() = default;
@@ -451,12 +468,17 @@ std::size_t bucket_index(const auto& bounds, double v) {
 
 class sqlite_store final : public store {
  public:
-  sqlite_store(std::string path, const core::store_config& cfg, const core::clock& clock, sqlite::db write_db,
-               sqlite::db checkpoint_db, std::vector<sqlite::db> read_dbs)
-      : path_(std::move(path)), cfg_(cfg), clock_(clock), writer_(std::make_unique<writer>(std::move(write_db))) {
+  sqlite_store(std::string path, const core::store_config& cfg, const core::clock& clock,
+               sqlite::db write_db, sqlite::db checkpoint_db, std::vector<sqlite::db> read_dbs)
+      : path_(std::move(path)),
+        cfg_(cfg),
+        clock_(clock),
+        writer_(std::make_unique<writer>(std::move(write_db))) {
     writer_->db().set_wal_hook([this](int frames) { on_wal_commit(frames); });
-    checkpointer_ = std::thread(
-        [this, conn = std::make_shared<sqlite::db>(std::move(checkpoint_db))] { checkpoint_loop(*conn); });
+    checkpointer_ =
+        std::thread([this, conn = std::make_shared<sqlite::db>(std::move(checkpoint_db))] {
+          checkpoint_loop(*conn);
+        });
     readers_.reserve(read_dbs.size());
     for (auto& d : read_dbs) {
       readers_.emplace_back([this, conn = std::make_shared<sqlite::db>(std::move(d))]() mutable {
@@ -483,7 +505,8 @@ class sqlite_store final : public store {
   void append_message(new_message m, callback<appended> done) override {
     if (m.ts_ms == 0) m.ts_ms = clock_.now_ms();
     if (auto st = check_message(m); !st.ok()) return refuse(std::move(st), done);
-    submit(make_result_job<appended>([m = std::move(m)](writer& w) { return w.append(m); }, std::move(done)));
+    submit(make_result_job<appended>([m = std::move(m)](writer& w) { return w.append(m); },
+                                     std::move(done)));
   }
 
   void set_conversation_state(std::string conversation_id, std::string state, std::string team,
@@ -498,25 +521,22 @@ class sqlite_store final : public store {
     if (st.ok()) st = check_ts(ts_ms);
     if (!st.ok()) return refuse_status(std::move(st), done);
     submit(make_status_job(
-        [id = std::move(conversation_id), state = std::move(state), team = std::move(team), ts_ms](writer& w) {
-          return w.set_state(id, state, team, ts_ms);
-        },
+        [id = std::move(conversation_id), state = std::move(state), team = std::move(team),
+         ts_ms](writer& w) { return w.set_state(id, state, team, ts_ms); },
         std::move(done)));
   }
 
-  void set_conversation_context(std::string conversation_id, std::string context_json, std::int64_t ts_ms,
-                                done_callback done) override {
+  void set_conversation_context(std::string conversation_id, std::string context_json,
+                                std::int64_t ts_ms, done_callback done) override {
     if (ts_ms == 0) ts_ms = clock_.now_ms();
     if (context_json.empty()) context_json = "{}";
     core::status st = check_id("conversation id", conversation_id, k_max_id_bytes);
     if (st.ok()) st = check_json_object("context_json", context_json);
     if (st.ok()) st = check_ts(ts_ms);
     if (!st.ok()) return refuse_status(std::move(st), done);
-    submit(make_status_job(
-        [id = std::move(conversation_id), ctx = std::move(context_json), ts_ms](writer& w) {
-          return w.set_context(id, ctx, ts_ms);
-        },
-        std::move(done)));
+    submit(make_status_job([id = std::move(conversation_id), ctx = std::move(context_json),
+                            ts_ms](writer& w) { return w.set_context(id, ctx, ts_ms); },
+                           std::move(done)));
   }
 
   void append_event(new_event e, callback<std::int64_t> done) override {
@@ -528,32 +548,37 @@ class sqlite_store final : public store {
       st = core::invalid_argument("event kind must be 1-" + std::to_string(k_max_kind_bytes) +
                                   " characters of A-Z a-z 0-9 _ - . :");
     }
-    if (st.ok() && !e.conversation_id.empty()) st = check_id("conversation id", e.conversation_id, k_max_id_bytes);
+    if (st.ok() && !e.conversation_id.empty())
+      st = check_id("conversation id", e.conversation_id, k_max_id_bytes);
     if (st.ok()) st = check_json_object("data_json", e.data_json);
     if (st.ok()) st = check_ts(e.ts_ms);
     if (!st.ok()) return refuse(std::move(st), done);
-    submit(make_result_job<std::int64_t>([e = std::move(e)](writer& w) { return w.append_event(e); },
-                                         std::move(done)));
+    submit(make_result_job<std::int64_t>(
+        [e = std::move(e)](writer& w) { return w.append_event(e); }, std::move(done)));
   }
 
   // ---- reads
 
   void get_conversation(std::string id, callback<conversation_row> done) override {
-    if (auto st = check_id("conversation id", id, k_max_id_bytes); !st.ok()) return refuse(std::move(st), done);
+    if (auto st = check_id("conversation id", id, k_max_id_bytes); !st.ok())
+      return refuse(std::move(st), done);
     submit_read(make_read_job<conversation_row>(
         [id = std::move(id)](sqlite::db& d) -> core::result<conversation_row> {
-          return query_conversation(d, k_select_conversation_by_id, id, "conversation " + id + " not found");
+          return query_conversation(d, k_select_conversation_by_id, id,
+                                    "conversation " + id + " not found");
         },
         std::move(done)));
   }
 
-  void find_conversation_by_token(std::string token_hash, callback<conversation_row> done) override {
+  void find_conversation_by_token(std::string token_hash,
+                                  callback<conversation_row> done) override {
     if (auto st = check_id("token_hash", token_hash, k_max_token_hash_bytes); !st.ok()) {
       return refuse(std::move(st), done);
     }
     submit_read(make_read_job<conversation_row>(
         [token = std::move(token_hash)](sqlite::db& d) -> core::result<conversation_row> {
-          return query_conversation(d, k_select_conversation_by_token, token, "no conversation has this token");
+          return query_conversation(d, k_select_conversation_by_token, token,
+                                    "no conversation has this token");
         },
         std::move(done)));
   }
@@ -562,11 +587,13 @@ class sqlite_store final : public store {
                       callback<std::vector<message_row>> done) override {
     core::status st = check_id("conversation id", conversation_id, k_max_id_bytes);
     if (st.ok() && (limit < 1 || limit > k_max_read_limit)) {
-      st = core::invalid_argument("limit must be between 1 and " + std::to_string(k_max_read_limit));
+      st =
+          core::invalid_argument("limit must be between 1 and " + std::to_string(k_max_read_limit));
     }
     if (!st.ok()) return refuse(std::move(st), done);
     submit_read(make_read_job<std::vector<message_row>>(
-        [id = std::move(conversation_id), after_seq, limit](sqlite::db& d) -> core::result<std::vector<message_row>> {
+        [id = std::move(conversation_id), after_seq,
+         limit](sqlite::db& d) -> core::result<std::vector<message_row>> {
           auto s = d.cached(k_select_messages_after);
           if (!s) return s.error();
           if (auto b = bind_all(**s, id, after_seq, limit); !b.ok()) return b;
@@ -665,7 +692,8 @@ class sqlite_store final : public store {
   }
 
   static core::result<conversation_row> query_conversation(sqlite::db& d, std::string_view sql,
-                                                           const std::string& key, std::string not_found) {
+                                                           const std::string& key,
+                                                           std::string not_found) {
     auto s = d.cached(sql);
     if (!s) return s.error();
     if (auto st = (*s)->bind(1, std::string_view(key)); !st.ok()) return st;
@@ -721,7 +749,8 @@ class sqlite_store final : public store {
         std::lock_guard lk(read_mu_);
         return read_stopping_;
       }();
-      call_completion([&] { job->fail(core::unavailable(closing ? "store closed" : "store overloaded")); });
+      call_completion(
+          [&] { job->fail(core::unavailable(closing ? "store closed" : "store overloaded")); });
       return;
     }
     read_cv_.notify_one();
@@ -744,7 +773,8 @@ class sqlite_store final : public store {
   bool on_own_thread() const {
     const auto me = std::this_thread::get_id();
     if (me == writer_thread_.get_id() || me == checkpointer_.get_id()) return true;
-    return std::any_of(readers_.begin(), readers_.end(), [&](const std::thread& t) { return t.get_id() == me; });
+    return std::any_of(readers_.begin(), readers_.end(),
+                       [&](const std::thread& t) { return t.get_id() == me; });
   }
 
   // On the writer thread, inside COMMIT (the connection must not be used).
@@ -921,7 +951,8 @@ class sqlite_store final : public store {
 
 }  // namespace
 
-core::result<std::unique_ptr<store>> open_sqlite_store(const std::string& path, const core::store_config& cfg,
+core::result<std::unique_ptr<store>> open_sqlite_store(const std::string& path,
+                                                       const core::store_config& cfg,
                                                        const core::clock& clock) {
   // Every connection is opened here, so that errors reach the caller; each
   // is then handed to the one thread that will use it.
@@ -944,8 +975,8 @@ core::result<std::unique_ptr<store>> open_sqlite_store(const std::string& path, 
     }
     readers.push_back(std::move(r).value());
   }
-  auto s = std::make_unique<sqlite_store>(path, cfg, clock, std::move(w).value(), std::move(ckpt).value(),
-                                          std::move(readers));
+  auto s = std::make_unique<sqlite_store>(path, cfg, clock, std::move(w).value(),
+                                          std::move(ckpt).value(), std::move(readers));
   core::log::info("store_opened", {{"path", path},
                                    {"schema_version", current_schema_version()},
                                    {"synchronous", cfg.synchronous},

@@ -42,8 +42,8 @@ inline constexpr std::size_t k_max_id_bytes = 64;              // conversation i
 inline constexpr std::size_t k_max_token_hash_bytes = 128;     // [A-Za-z0-9_-]
 inline constexpr std::size_t k_max_client_msg_id_bytes = 128;  // any valid UTF-8
 inline constexpr std::size_t k_max_team_bytes = 64;
-inline constexpr std::size_t k_max_kind_bytes = 64;            // event kinds: [A-Za-z0-9_.:-]
-inline constexpr int k_max_read_limit = 10000;                 // messages_after `limit`
+inline constexpr std::size_t k_max_kind_bytes = 64;  // event kinds: [A-Za-z0-9_.:-]
+inline constexpr int k_max_read_limit = 10000;       // messages_after `limit`
 
 template <typename T>
 using callback = std::function<void(core::result<T>)>;
@@ -109,9 +109,10 @@ struct new_event {
 // Counters for /metrics. Bucket i counts values <= bounds[i]; the last bucket
 // is +Inf.
 struct store_stats {
-  static constexpr std::array<double, 12> batch_bounds = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
-  static constexpr std::array<double, 12> commit_bounds_s = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                                            0.01, 0.025, 0.05, 0.1, 0.25, 1};
+  static constexpr std::array<double, 12> batch_bounds = {1,   2,   4,   8,    16,   32,
+                                                          128, 256, 512, 1024, 4096, 8192};
+  static constexpr std::array<double, 12> commit_bounds_s = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
   std::uint64_t writes_ok = 0;
   std::uint64_t writes_failed = 0;
   std::uint64_t batches = 0;

@@ -119,7 +119,8 @@ void BM_acked_appends(benchmark::State& state) {
   std::atomic<std::int64_t> acked{0};
   std::atomic<std::int64_t> failed{0};
   std::int64_t next = 0;
-  const std::string text = "Hello, I ordered a pair of shoes last week and they have not arrived yet.";
+  const std::string text =
+      "Hello, I ordered a pair of shoes last week and they have not arrived yet.";
   const store::store_stats before = s.stats();  // without the set-up writes
   const double cpu_before = process_cpu_seconds();
   for (auto _ : state) {
@@ -143,10 +144,12 @@ void BM_acked_appends(benchmark::State& state) {
   state.SetItemsProcessed(acked.load());
   // CPU of every thread (producer, writer, checkpointer) per acknowledged
   // append: steadier than the rate when other processes share the cores.
-  state.counters["cpu_us_per_append"] = acked.load() ? 1e6 * cpu / static_cast<double>(acked.load()) : 0;
+  state.counters["cpu_us_per_append"] =
+      acked.load() ? 1e6 * cpu / static_cast<double>(acked.load()) : 0;
   const auto batches = static_cast<double>(st.batches - before.batches);
   state.counters["batches"] = batches;
-  state.counters["avg_batch"] = batches > 0 ? (st.batch_size_sum - before.batch_size_sum) / batches : 0;
+  state.counters["avg_batch"] =
+      batches > 0 ? (st.batch_size_sum - before.batch_size_sum) / batches : 0;
   state.counters["avg_commit_ms"] =
       batches > 0 ? 1000 * (st.commit_seconds_sum - before.commit_seconds_sum) / batches : 0;
 }

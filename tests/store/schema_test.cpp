@@ -27,7 +27,8 @@ std::string text_of(sqlite::db& d, const std::string& sql) {
 
 }  // namespace
 
-TEST_CASE("a new database is migrated to the current version with WAL and foreign keys", "[schema]") {
+TEST_CASE("a new database is migrated to the current version with WAL and foreign keys",
+          "[schema]") {
   test::temp_dir dir;
   const std::string path = dir.file("s.db");
   auto w = open_write_connection(path, test::test_config());
@@ -41,11 +42,12 @@ TEST_CASE("a new database is migrated to the current version with WAL and foreig
   CHECK(int_of(*w, "PRAGMA busy_timeout") == 5000);
   CHECK(text_of(*w, "PRAGMA integrity_check") == "ok");
 
-  for (const char* table : {"conversations", "messages", "agents", "agent_teams", "agent_sessions",
-                            "queue_entries", "assignments", "notes", "tickets", "feedback", "surveys",
-                            "events"}) {
+  for (const char* table :
+       {"conversations", "messages", "agents", "agent_teams", "agent_sessions", "queue_entries",
+        "assignments", "notes", "tickets", "feedback", "surveys", "events"}) {
     INFO(table);
-    CHECK(int_of(*w, std::string("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '") +
+    CHECK(int_of(*w, std::string(
+                         "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '") +
                          table + "'") == 1);
   }
 
@@ -87,13 +89,16 @@ TEST_CASE("re-opening is idempotent and keeps the data", "[schema]") {
     REQUIRE(w->exec("INSERT INTO conversations (id, token_hash, created_ms, updated_ms) "
                     "VALUES ('c1', 'h1', 1, 1)")
                 .ok());
-    schema_before = text_of(*w, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
+    schema_before = text_of(
+        *w, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)");
   }
   for (int i = 0; i < 3; ++i) {
     auto w = open_write_connection(path, test::test_config());
     REQUIRE(w.ok());
     CHECK(int_of(*w, "PRAGMA user_version") == current_schema_version());
-    CHECK(text_of(*w, "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)") ==
+    CHECK(text_of(
+              *w,
+              "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_schema ORDER BY name)") ==
           schema_before);
     CHECK(int_of(*w, "SELECT count(*) FROM conversations") == 1);
     CHECK(text_of(*w, "PRAGMA integrity_check") == "ok");
@@ -140,10 +145,13 @@ TEST_CASE("constraints guard the data", "[schema]") {
   test::temp_dir dir;
   auto w = open_write_connection(dir.file("s.db"), test::test_config());
   REQUIRE(w.ok());
-  REQUIRE(w->exec("INSERT INTO conversations (id, token_hash, created_ms, updated_ms) VALUES ('c1', 'h1', 1, 1)")
+  REQUIRE(w->exec("INSERT INTO conversations (id, token_hash, created_ms, updated_ms) VALUES "
+                  "('c1', 'h1', 1, 1)")
               .ok());
   // Foreign keys: a message of an unknown conversation.
-  auto fk = w->exec("INSERT INTO messages (conversation_id, seq, sender, text, ts_ms) VALUES ('nope', 1, 'bot', 'x', 1)");
+  auto fk = w->exec(
+      "INSERT INTO messages (conversation_id, seq, sender, text, ts_ms) VALUES ('nope', 1, 'bot', "
+      "'x', 1)");
   REQUIRE_FALSE(fk.ok());
   CHECK(fk.message().find("FOREIGN KEY") != std::string::npos);
   // CHECKs.
@@ -151,23 +159,36 @@ TEST_CASE("constraints guard the data", "[schema]") {
   CHECK_FALSE(w->exec("INSERT INTO messages (conversation_id, seq, sender, text, ts_ms) "
                       "VALUES ('c1', 1, 'robot', 'x', 1)")
                   .ok());
-  CHECK_FALSE(w->exec("INSERT INTO surveys (conversation_id, csat, ts_ms) VALUES ('c1', 6, 1)").ok());
+  CHECK_FALSE(
+      w->exec("INSERT INTO surveys (conversation_id, csat, ts_ms) VALUES ('c1', 6, 1)").ok());
   CHECK(w->exec("INSERT INTO surveys (conversation_id, csat, ts_ms) VALUES ('c1', 5, 1)").ok());
   // Unique token hashes and client_msg_ids; NULL client_msg_ids repeat.
-  CHECK_FALSE(w->exec("INSERT INTO conversations (id, token_hash, created_ms, updated_ms) VALUES ('c2', 'h1', 1, 1)")
+  CHECK_FALSE(w->exec("INSERT INTO conversations (id, token_hash, created_ms, updated_ms) VALUES "
+                      "('c2', 'h1', 1, 1)")
                   .ok());
-  CHECK(w->exec("INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, ts_ms) VALUES "
-                "('c1', 1, 'm1', 'visitor', 'a', 1), ('c1', 2, NULL, 'bot', 'b', 1), ('c1', 3, NULL, 'bot', 'c', 1)")
-            .ok());
-  CHECK_FALSE(w->exec("INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, ts_ms) VALUES "
-                      "('c1', 4, 'm1', 'visitor', 'a', 1)")
-                  .ok());
+  CHECK(
+      w->exec(
+           "INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, ts_ms) VALUES "
+           "('c1', 1, 'm1', 'visitor', 'a', 1), ('c1', 2, NULL, 'bot', 'b', 1), ('c1', 3, NULL, "
+           "'bot', 'c', 1)")
+          .ok());
+  CHECK_FALSE(
+      w->exec(
+           "INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, ts_ms) VALUES "
+           "('c1', 4, 'm1', 'visitor', 'a', 1)")
+          .ok());
   // One open assignment per conversation.
-  REQUIRE(w->exec("INSERT INTO agents (id, name, password_hash, created_ms) VALUES (1, 'ann', 'x', 1), "
-                  "(2, 'bob', 'x', 1)")
-              .ok());
-  CHECK(w->exec("INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES ('c1', 1, 1)").ok());
-  CHECK_FALSE(w->exec("INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES ('c1', 2, 2)").ok());
+  REQUIRE(
+      w->exec("INSERT INTO agents (id, name, password_hash, created_ms) VALUES (1, 'ann', 'x', 1), "
+              "(2, 'bob', 'x', 1)")
+          .ok());
+  CHECK(w->exec(
+             "INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES ('c1', 1, 1)")
+            .ok());
+  CHECK_FALSE(
+      w->exec(
+           "INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES ('c1', 2, 2)")
+          .ok());
   // Events are append-only.
   REQUIRE(w->exec("INSERT INTO events (ts_ms, kind) VALUES (1, 'x')").ok());
   auto upd = w->exec("UPDATE events SET kind = 'y'");
@@ -201,11 +222,13 @@ TEST_CASE("the hot queries use their indexes", "[schema]") {
     while (*s->step() == sqlite::step_result::row) out += s->column_text(3) + "\n";
     return out;
   };
-  const std::string dup = plan("SELECT seq FROM messages WHERE conversation_id = ?1 AND client_msg_id = ?2");
+  const std::string dup =
+      plan("SELECT seq FROM messages WHERE conversation_id = ?1 AND client_msg_id = ?2");
   CHECK(dup.find("messages_client_msg_id") != std::string::npos);
-  const std::string replay =
-      plan("SELECT seq FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+  const std::string replay = plan(
+      "SELECT seq FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
   CHECK(replay.find("PRIMARY KEY") != std::string::npos);
   CHECK(replay.find("TEMP B-TREE") == std::string::npos);  // no sort
-  CHECK(plan("SELECT id FROM conversations WHERE token_hash = ?1").find("USING INDEX") != std::string::npos);
+  CHECK(plan("SELECT id FROM conversations WHERE token_hash = ?1").find("USING INDEX") !=
+        std::string::npos);
 }

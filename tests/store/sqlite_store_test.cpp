@@ -2,12 +2,11 @@
 // reads on the reader pool, validation, overload, close.
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <future>
 #include <map>
 #include <set>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "bot/store/schema.hpp"
 #include "bot/store/store.hpp"
@@ -18,7 +17,8 @@ using namespace bot::store;
 
 namespace {
 
-std::unique_ptr<store::store> open_store(const std::string& path, core::store_config cfg = test::test_config()) {
+std::unique_ptr<store::store> open_store(const std::string& path,
+                                         core::store_config cfg = test::test_config()) {
   auto s = open_sqlite_store(path, cfg, core::system_clock::instance());
   INFO((s.ok() ? std::string("ok") : s.error().to_string()));
   REQUIRE(s.ok());
@@ -36,7 +36,9 @@ new_message msg(const std::string& conv, const std::string& cmid, const std::str
 }
 
 core::result<conversation_row> create(store::store& s, const std::string& id, std::int64_t ts = 0) {
-  return wait_for<conversation_row>([&](auto done) { s.create_conversation({id, "tok" + id, ts}, done); });
+  return wait_for<conversation_row>([&](auto done) {
+    s.create_conversation({id, "tok" + id, ts}, done);
+  });
 }
 
 core::result<appended> append(store::store& s, new_message m) {
@@ -47,9 +49,10 @@ core::result<conversation_row> get(store::store& s, const std::string& id) {
   return wait_for<conversation_row>([&](auto done) { s.get_conversation(id, done); });
 }
 
-core::result<std::vector<message_row>> after(store::store& s, const std::string& id, std::int64_t seq,
-                                             int limit = k_max_read_limit) {
-  return wait_for<std::vector<message_row>>([&](auto done) { s.messages_after(id, seq, limit, done); });
+core::result<std::vector<message_row>> after(store::store& s, const std::string& id,
+                                             std::int64_t seq, int limit = k_max_read_limit) {
+  return wait_for<std::vector<message_row>>(
+      [&](auto done) { s.messages_after(id, seq, limit, done); });
 }
 
 // Holds the writer thread inside a completion, so that the writes submitted
@@ -98,16 +101,20 @@ TEST_CASE("conversations are created and found by id and by token", "[store]") {
   CHECK(g->token_hash == "tokc_one");
   CHECK(g->updated_ms == 1000);
 
-  auto t = wait_for<conversation_row>([&](auto done) { s->find_conversation_by_token("tokc_one", done); });
+  auto t = wait_for<conversation_row>(
+      [&](auto done) { s->find_conversation_by_token("tokc_one", done); });
   REQUIRE(t.ok());
   CHECK(t->id == "c_one");
-  auto missing = wait_for<conversation_row>([&](auto done) { s->find_conversation_by_token("nope", done); });
+  auto missing =
+      wait_for<conversation_row>([&](auto done) { s->find_conversation_by_token("nope", done); });
   CHECK(missing.error().code() == core::errc::not_found);
   CHECK(get(*s, "c_two").error().code() == core::errc::not_found);
 
   // Same id, or another id with the same token: conflict.
   CHECK(create(*s, "c_one").error().code() == core::errc::conflict);
-  auto same_token = wait_for<conversation_row>([&](auto done) { s->create_conversation({"c_x", "tokc_one", 0}, done); });
+  auto same_token = wait_for<conversation_row>([&](auto done) {
+    s->create_conversation({"c_x", "tokc_one", 0}, done);
+  });
   CHECK(same_token.error().code() == core::errc::conflict);
   // A timestamp of 0 takes the clock's time.
   auto now = create(*s, "c_now");
@@ -140,7 +147,8 @@ TEST_CASE("appends get gap-free seqs and messages_after returns them in order", 
   auto all = after(*s, "c1", 0);
   REQUIRE(all.ok());
   REQUIRE(all->size() == 11);
-  for (std::size_t i = 0; i < all->size(); ++i) CHECK((*all)[i].seq == static_cast<std::int64_t>(i + 1));
+  for (std::size_t i = 0; i < all->size(); ++i)
+    CHECK((*all)[i].seq == static_cast<std::int64_t>(i + 1));
   CHECK((*all)[0].client_msg_id == "m1");
   CHECK((*all)[0].from == "visitor");
   CHECK((*all)[0].text == "text 1");
@@ -204,8 +212,10 @@ TEST_CASE("a repeated client_msg_id returns the first seq and stores nothing", "
   {
     writer_gate gate(*s);
     std::promise<core::result<appended>> p1, p2;
-    s->append_message(msg("c1", "cm-4", "x"), [&](core::result<appended> r) { p1.set_value(std::move(r)); });
-    s->append_message(msg("c1", "cm-4", "x"), [&](core::result<appended> r) { p2.set_value(std::move(r)); });
+    s->append_message(msg("c1", "cm-4", "x"),
+                      [&](core::result<appended> r) { p1.set_value(std::move(r)); });
+    s->append_message(msg("c1", "cm-4", "x"),
+                      [&](core::result<appended> r) { p2.set_value(std::move(r)); });
     gate.release();
     auto r1 = p1.get_future().get();
     auto r2 = p2.get_future().get();
@@ -229,10 +239,14 @@ TEST_CASE("a failed write fails alone and the rest of its batch commits", "[stor
   {
     writer_gate gate(*s);
     before = s->stats();
-    s->append_message(msg("c1", "a", "one"), [&](core::result<appended> r) { p1.set_value(std::move(r)); });
-    s->append_message(msg("c_missing", "b", "two"), [&](core::result<appended> r) { p2.set_value(std::move(r)); });
-    s->append_message(msg("c2", "c", "three"), [&](core::result<appended> r) { p3.set_value(std::move(r)); });
-    s->append_message(msg("c1", "d", "four"), [&](core::result<appended> r) { p4.set_value(std::move(r)); });
+    s->append_message(msg("c1", "a", "one"),
+                      [&](core::result<appended> r) { p1.set_value(std::move(r)); });
+    s->append_message(msg("c_missing", "b", "two"),
+                      [&](core::result<appended> r) { p2.set_value(std::move(r)); });
+    s->append_message(msg("c2", "c", "three"),
+                      [&](core::result<appended> r) { p3.set_value(std::move(r)); });
+    s->append_message(msg("c1", "d", "four"),
+                      [&](core::result<appended> r) { p4.set_value(std::move(r)); });
     CHECK(s->stats().queue_depth == 4);
   }
   auto r1 = p1.get_future().get();
@@ -269,7 +283,8 @@ TEST_CASE("bad input is refused with invalid_argument", "[store]") {
   CHECK(refused(msg("", "x", "t")).find("conversation id") != std::string::npos);
   refused(msg("c 1", "x", "t"));
   refused(msg(std::string(65, 'c'), "x", "t"));
-  CHECK(refused(msg("c1", "x", std::string(k_max_text_bytes + 1, 'a'))).find("longer") != std::string::npos);
+  CHECK(refused(msg("c1", "x", std::string(k_max_text_bytes + 1, 'a'))).find("longer") !=
+        std::string::npos);
   CHECK(refused(msg("c1", "x", "bad \xc3\x28 utf8")).find("UTF-8") != std::string::npos);
   refused(msg("c1", "bad \xff id", "t"));
   refused(msg("c1", std::string(k_max_client_msg_id_bytes + 1, 'x'), "t"));
@@ -285,18 +300,23 @@ TEST_CASE("bad input is refused with invalid_argument", "[store]") {
   // The largest text is accepted.
   REQUIRE(append(*s, msg("c1", "big", std::string(k_max_text_bytes, 'a'))).ok());
 
-  auto state = wait_done([&](auto done) { s->set_conversation_state("c1", "asleep", "", 0, done); });
+  auto state =
+      wait_done([&](auto done) { s->set_conversation_state("c1", "asleep", "", 0, done); });
   CHECK(state.code() == core::errc::invalid_argument);
   CHECK(state.message().find("asleep") != std::string::npos);
   auto ctx = wait_done([&](auto done) { s->set_conversation_context("c1", "not json", 0, done); });
   CHECK(ctx.code() == core::errc::invalid_argument);
-  auto ev = wait_for<std::int64_t>([&](auto done) { s->append_event({"kind", "", "\"str\"", 0}, done); });
+  auto ev = wait_for<std::int64_t>([&](auto done) {
+    s->append_event({"kind", "", "\"str\"", 0}, done);
+  });
   CHECK(ev.error().code() == core::errc::invalid_argument);
   auto ev_kind = wait_for<std::int64_t>([&](auto done) { s->append_event({"", "", "", 0}, done); });
   CHECK(ev_kind.error().code() == core::errc::invalid_argument);
   auto limit = after(*s, "c1", 0, 0);
   CHECK(limit.error().code() == core::errc::invalid_argument);
-  auto token = wait_for<conversation_row>([&](auto done) { s->create_conversation({"c9", "", 0}, done); });
+  auto token = wait_for<conversation_row>([&](auto done) {
+    s->create_conversation({"c9", "", 0}, done);
+  });
   CHECK(token.error().code() == core::errc::invalid_argument);
   // Nothing of it was stored.
   CHECK(after(*s, "c1", 0)->size() == 1);
@@ -308,7 +328,9 @@ TEST_CASE("state and context changes are validated and stored", "[store]") {
   REQUIRE(create(*s, "c1", 100).ok());
   for (const auto state : k_states) {
     CHECK(is_valid_state(state));
-    auto st = wait_done([&](auto done) { s->set_conversation_state("c1", std::string(state), "orders", 200, done); });
+    auto st = wait_done([&](auto done) {
+      s->set_conversation_state("c1", std::string(state), "orders", 200, done);
+    });
     REQUIRE(st.ok());
     auto g = get(*s, "c1");
     CHECK(g->state == state);
@@ -317,16 +339,21 @@ TEST_CASE("state and context changes are validated and stored", "[store]") {
   }
   CHECK_FALSE(is_valid_state("Bot"));
   CHECK_FALSE(is_valid_state(""));
-  REQUIRE(wait_done([&](auto done) { s->set_conversation_state("c1", "bot", "", 300, done); }).ok());
+  REQUIRE(
+      wait_done([&](auto done) { s->set_conversation_state("c1", "bot", "", 300, done); }).ok());
   CHECK(get(*s, "c1")->team.empty());
-  auto unknown = wait_done([&](auto done) { s->set_conversation_state("c_nope", "bot", "", 0, done); });
+  auto unknown =
+      wait_done([&](auto done) { s->set_conversation_state("c_nope", "bot", "", 0, done); });
   CHECK(unknown.code() == core::errc::not_found);
 
-  REQUIRE(wait_done([&](auto done) { s->set_conversation_context("c1", R"({"topic":"orders"})", 400, done); }).ok());
+  REQUIRE(wait_done([&](auto done) {
+            s->set_conversation_context("c1", R"({"topic":"orders"})", 400, done);
+          }).ok());
   CHECK(get(*s, "c1")->context_json == R"({"topic":"orders"})");
   REQUIRE(wait_done([&](auto done) { s->set_conversation_context("c1", "", 400, done); }).ok());
   CHECK(get(*s, "c1")->context_json == "{}");
-  auto ctx_unknown = wait_done([&](auto done) { s->set_conversation_context("c_nope", "{}", 0, done); });
+  auto ctx_unknown =
+      wait_done([&](auto done) { s->set_conversation_context("c_nope", "{}", 0, done); });
   CHECK(ctx_unknown.code() == core::errc::not_found);
 
   CHECK(sender_name(sender::visitor) == "visitor");
@@ -342,7 +369,9 @@ TEST_CASE("events are appended with increasing ids", "[store]") {
     std::int64_t last = 0;
     for (int i = 0; i < 5; ++i) {
       auto id = wait_for<std::int64_t>([&](auto done) {
-        s->append_event({"decision", i % 2 == 0 ? "c1" : "", R"({"n":)" + std::to_string(i) + "}", 10 + i}, done);
+        s->append_event(
+            {"decision", i % 2 == 0 ? "c1" : "", R"({"n":)" + std::to_string(i) + "}", 10 + i},
+            done);
       });
       REQUIRE(id.ok());
       CHECK(*id > last);
@@ -370,7 +399,8 @@ TEST_CASE("a full queue refuses writes with unavailable", "[store]") {
     for (int i = 0; i < 4; ++i) {
       auto p = std::make_shared<std::promise<core::result<appended>>>();
       accepted.push_back(p->get_future());
-      s->append_message(msg("c1", "q" + std::to_string(i), "t"), [p](core::result<appended> r) { p->set_value(std::move(r)); });
+      s->append_message(msg("c1", "q" + std::to_string(i), "t"),
+                        [p](core::result<appended> r) { p->set_value(std::move(r)); });
     }
     // The fifth completes at once, on this thread.
     std::optional<core::result<appended>> refused;
@@ -400,9 +430,8 @@ TEST_CASE("close() commits everything queued and later calls are unavailable", "
     auto s = open_store(path);
     REQUIRE(create(*s, "c1").ok());
     for (int i = 0; i < n; ++i) {
-      s->append_message(msg("c1", "m" + std::to_string(i), "t"), [&](core::result<appended> r) {
-        (r.ok() ? ok : failed).fetch_add(1);
-      });
+      s->append_message(msg("c1", "m" + std::to_string(i), "t"),
+                        [&](core::result<appended> r) { (r.ok() ? ok : failed).fetch_add(1); });
     }
     s->close();
     CHECK(ok.load() == n);
@@ -469,14 +498,15 @@ TEST_CASE("concurrent appends from 8 threads keep every conversation gap-free", 
       for (int i = 0; i < per_thread; ++i) {
         const int conv = (t + i) % conversations;
         ack* slot = &acks[static_cast<std::size_t>(t)][static_cast<std::size_t>(i)];
-        s->append_message(msg("c" + std::to_string(conv), "t" + std::to_string(t) + "-" + std::to_string(i),
-                              "text " + std::to_string(i)),
-                          [slot, conv, &pending](core::result<appended> r) {
-                            slot->conv = conv;
-                            slot->ok = r.ok() && !r->duplicate;
-                            slot->seq = r.ok() ? r->seq : -1;
-                            pending.done();
-                          });
+        s->append_message(
+            msg("c" + std::to_string(conv), "t" + std::to_string(t) + "-" + std::to_string(i),
+                "text " + std::to_string(i)),
+            [slot, conv, &pending](core::result<appended> r) {
+              slot->conv = conv;
+              slot->ok = r.ok() && !r->duplicate;
+              slot->seq = r.ok() ? r->seq : -1;
+              pending.done();
+            });
       }
     });
   }
@@ -554,6 +584,7 @@ TEST_CASE("a bad config is refused at open", "[store]") {
   auto s = open_sqlite_store(dir.file("s.db"), cfg, core::system_clock::instance());
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().message().find("store.batch_max") != std::string::npos);
-  auto missing_dir = open_sqlite_store(dir.file("no/such/dir/s.db"), test::test_config(), core::system_clock::instance());
+  auto missing_dir = open_sqlite_store(dir.file("no/such/dir/s.db"), test::test_config(),
+                                       core::system_clock::instance());
   REQUIRE_FALSE(missing_dir.ok());
 }

@@ -13,7 +13,8 @@ namespace {
 sqlite::db open_db(const std::string& path) {
   auto d = sqlite::db::open(path, sqlite::open_mode::read_write_create);
   REQUIRE(d.ok());
-  REQUIRE(d->exec("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT, "
+  REQUIRE(d->exec("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, "
+                  "v TEXT, "
                   "x REAL, UNIQUE (v))")
               .ok());
   return std::move(d).value();
@@ -192,7 +193,7 @@ TEST_CASE("a savepoint undoes only its own changes", "[sqlite]") {
     REQUIRE(sp.ok());
     REQUIRE(insert(d, 2, "inner").ok());
     REQUIRE_FALSE(insert(d, 3, "outer").ok());  // the job's second statement fails
-  }  // not released: rolled back to the savepoint
+  }                                             // not released: rolled back to the savepoint
   CHECK(d.in_transaction());
   {
     auto sp = sqlite::savepoint::begin(d, "job");

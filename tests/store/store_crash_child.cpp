@@ -40,8 +40,9 @@ int main(int argc, char** argv) {
   for (int k = 0; k < 6; ++k) conversations.push_back("k" + std::to_string(k));
   conversations.push_back("r" + run);
   for (const auto& id : conversations) {
-    auto c = store::wait_for<store::conversation_row>(
-        [&](auto done) { s.create_conversation({id, "tok" + id, 0}, done); });
+    auto c = store::wait_for<store::conversation_row>([&](auto done) {
+      s.create_conversation({id, "tok" + id, 0}, done);
+    });
     if (!c && c.error().code() != core::errc::conflict) {
       std::fprintf(stderr, "create %s: %s\n", id.c_str(), c.error().to_string().c_str());
       return 1;
@@ -53,7 +54,8 @@ int main(int argc, char** argv) {
   constexpr int k_in_flight = 400;
   std::atomic<int> in_flight{0};
   for (std::uint64_t i = 0;; ++i) {
-    while (in_flight.load() >= k_in_flight) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    while (in_flight.load() >= k_in_flight)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     // Every 16th append repeats an earlier one (same text): its ack names
     // the first row.
     const std::uint64_t n = (i % 16 == 15 && i > 64) ? i - 37 : i;
