@@ -41,7 +41,7 @@ struct limits_config {
 };
 
 struct store_config {
-  int batch_max = 1024;        // appends committed in one transaction at most
+  int batch_max = 8192;        // appends committed in one transaction at most
   int queue_max = 100000;      // pending appends before new ones are refused
   int read_connections = 2;    // read-only connections (and reader threads)
   int busy_timeout_ms = 5000;
