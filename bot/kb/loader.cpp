@@ -143,6 +143,24 @@ bool parse_article(const std::string& file, const std::string& text, article& ou
     errors.push_back(at(file, out.line) + "id '" + out.id + "' must match [a-z0-9_.-]+");
   }
   if (out.title.empty()) errors.push_back(at(file, 2) + "missing title");
+  // Links in the answer must be http, https or mailto (DESIGN §4): anything
+  // else would be shown as text, so staff hear about it now.
+  {
+    int line = body_line + 1;
+    const std::string& b = out.body;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      if (b[i] == '\n') ++line;
+      if (b[i] != ']' || i + 1 >= b.size() || b[i + 1] != '(') continue;
+      const std::size_t close = b.find(')', i + 2);
+      std::string target = b.substr(i + 2, close == std::string::npos ? std::string::npos : close - i - 2);
+      target = std::string(core::trim(target));
+      std::string lower;
+      for (char c : target) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower.rfind("http://", 0) != 0 && lower.rfind("https://", 0) != 0 && lower.rfind("mailto:", 0) != 0) {
+        errors.push_back(at(file, line) + "link '" + target + "' must start with http://, https:// or mailto:");
+      }
+    }
+  }
   if (out.body.empty() && errors.size() == before) {
     errors.push_back(at(file, body_line) + "the article has no answer text after the front matter");
   }
