@@ -125,3 +125,41 @@ TEST_CASE("reload_now reports every error with file:line:col") {
   CHECK(holder.get() == nullptr);
   CHECK(holder.failures() == 1);
 }
+
+TEST_CASE("a knowledge base edit in a topic folder is live within 2 s, a broken one keeps the old KB") {
+  temp_rules t;
+  const fs::path kb = t.dir / "kb";
+  fs::create_directories(kb / "tents");
+  const auto write_article = [&](const std::string& name, const std::string& text) {
+    const fs::path tmp = kb / "tents" / ("." + name + ".tmp");
+    std::ofstream(tmp) << text;
+    fs::rename(tmp, kb / "tents" / name);
+  };
+  write_article("setup.md",
+                "---\nid: tent-setup\ntitle: How do I set up my tent?\nquestions: [pitching a tent]\n---\nStake the corners first.\n");
+  core::config cfg;
+  cfg.intents_dir = t.dir.string();
+  cfg.kb_dir = kb.string();
+  dialog::snapshot_holder holder;
+  app::reloader r({cfg.intents_dir, cfg.kb_dir}, [&cfg] { return app::load_snapshot(cfg); }, holder, 100);
+  REQUIRE(r.reload_now().ok());
+  REQUIRE(r.start().ok());
+  REQUIRE(holder.get()->kb->find("tent-setup") != nullptr);
+  CHECK(holder.get()->kb->find("tent-seams") == nullptr);
+
+  write_article("seams.md",
+                "---\nid: tent-seams\ntitle: How do I seal the seams of my tent?\n---\nUse a silicone sealer.\n");
+  CHECK(eventually([&] { return holder.get()->kb->find("tent-seams") != nullptr; }));
+  const auto good = holder.get();
+  const auto results = good->kb->search("seal the seams of my tent", 1);
+  REQUIRE_FALSE(results.empty());
+  CHECK(results[0].art->id == "tent-seams");
+
+  // A duplicate id is refused; the previous KB keeps answering.
+  write_article("dup.md", "---\nid: tent-setup\ntitle: Again\n---\nText.\n");
+  CHECK(eventually([&] { return holder.failures() == 1; }));
+  CHECK(holder.get() == good);
+  fs::remove(kb / "tents" / "dup.md");
+  CHECK(eventually([&] { return holder.get() != good; }));
+  r.stop();
+}
