@@ -147,6 +147,19 @@ void analyzer::learn(const analyzed& doc) {
 }
 
 void analyzer::finish_vocabulary() {
+  // One-word synonyms never reach df_ (analyze() replaces them), yet they are
+  // words of the KB: a misspelled "pakage" must still find "package" (and so
+  // its group's canonical words). They count as often as their canonical form.
+  for (const auto& [w, canonical] : single_) {
+    if (df_.count(w)) continue;
+    int df = 0;
+    for (const auto& c : core::words(canonical)) {
+      const auto it = df_.find(c);
+      df = it == df_.end() ? 0 : (df == 0 ? it->second : std::min(df, it->second));
+      if (df == 0) break;
+    }
+    if (df > 0) df_[w] = df;
+  }
   deletes_.clear();
   for (const auto& [w, n] : df_) {
     if (w.size() < 4 || !is_ascii_word(w)) continue;
@@ -182,15 +195,23 @@ std::string analyzer::correct(const std::string& word) const {
 
 analyzed analyzer::analyze_query(std::string_view text) const {
   analyzed a = analyze(text);
+  analyzed out;
   for (std::size_t i = 0; i < a.words.size(); ++i) {
     const std::string fixed = correct(a.words[i]);
-    if (fixed != a.words[i]) {
-      a.corrected.push_back(a.words[i] + "→" + fixed);
-      a.words[i] = fixed;
-      a.stems[i] = stem(fixed);
+    if (fixed == a.words[i]) {
+      out.words.push_back(std::move(a.words[i]));
+      out.stems.push_back(std::move(a.stems[i]));
+      continue;
+    }
+    out.corrected.push_back(a.words[i] + "→" + fixed);
+    // A correction to a synonym becomes its canonical words, as in analyze().
+    const auto syn = single_.find(fixed);
+    for (auto& w : syn == single_.end() ? std::vector<std::string>{fixed} : core::words(syn->second)) {
+      out.stems.push_back(stem(w));
+      out.words.push_back(std::move(w));
     }
   }
-  return a;
+  return out;
 }
 
 void analyzer::features_of(const analyzed& a, std::unordered_map<std::uint64_t, float>& words,

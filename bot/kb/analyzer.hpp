@@ -7,7 +7,8 @@
 //   first entry, in articles and queries alike;
 // - typo tolerance: a query word the KB does not know is replaced by the
 //   known word at edit distance 1 (2 for words of 8+ letters) with the
-//   highest document frequency;
+//   highest document frequency; one-word synonyms are known words too (a
+//   correction to one is then replaced by its group's first entry);
 // - light English stemming (plural and -ing/-ed endings);
 // - features: word unigrams and bigrams, character 3- and 4-grams of each word.
 #pragma once

@@ -45,6 +45,7 @@ struct kb_index::impl {
   std::unordered_map<std::uint64_t, float> idf_word, idf_char;
   std::unordered_set<std::uint64_t> knn_skip;  // stop-word unigrams: too common to index
   std::vector<sample> samples;
+  std::vector<std::int32_t> article_of;  // samples[i].article, packed: nearest() reads it per hit
   std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, float>>> postings;
   std::vector<std::unordered_set<std::string>> article_stems;
   std::vector<float> weights;
@@ -108,7 +109,12 @@ struct kb_index::impl {
   std::vector<near> nearest(const sparse& q, std::size_t k, std::int64_t exclude) const {
     thread_local std::vector<float> acc;
     thread_local std::vector<std::uint32_t> touched;
+    // Article -> its position in `out`, -1 when none yet: a dense table
+    // instead of a hash map (one allocation per article touched dominated the
+    // build). Left all -1 on return.
+    thread_local std::vector<std::int32_t> where;
     if (acc.size() < samples.size()) acc.assign(samples.size(), 0.0f);
+    if (where.size() < article_stems.size()) where.assign(article_stems.size(), -1);
     touched.clear();
     for (const auto& f : q) {
       const auto it = postings.find(f.id);
@@ -118,18 +124,23 @@ struct kb_index::impl {
         acc[s] += f.value * v;
       }
     }
-    std::unordered_map<int, near> best;
+    std::vector<near> out;
     for (std::uint32_t s : touched) {
       const float v = acc[s];
       acc[s] = 0.0f;
       if (static_cast<std::int64_t>(s) == exclude || !active[s]) continue;
-      const int a = samples[s].article;
-      auto [it, fresh] = best.try_emplace(a, near{a, v, s});
-      if (!fresh && v > it->second.sim) it->second = {a, v, s};
+      const int a = article_of[s];
+      std::int32_t& w = where[static_cast<std::size_t>(a)];
+      if (w < 0) {
+        w = static_cast<std::int32_t>(out.size());
+        out.push_back({a, v, s});
+      } else if (v > out[static_cast<std::size_t>(w)].sim) {
+        out[static_cast<std::size_t>(w)] = {a, v, s};
+      }
     }
-    std::vector<near> out;
-    out.reserve(best.size());
-    for (const auto& [a, n] : best) out.push_back(n);
+    for (const auto& n : out) where[static_cast<std::size_t>(n.article)] = -1;
+    // (sim, article) is a strict total order: the result does not depend on
+    // the order articles were met in.
     const auto by_sim = [](const near& l, const near& r) { return l.sim != r.sim ? l.sim > r.sim : l.article < r.article; };
     if (out.size() > k) {
       std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(), by_sim);
@@ -164,6 +175,11 @@ struct kb_index::impl {
     for (auto& c : out) mx = std::max(mx, c.score = score(x, c.article) + opt.similarity_weight * c.sim);
     double z = 0;
     for (auto& c : out) z += c.p = std::exp(double(c.score - mx));
+    // Fewer articles than candidates share a word with the message: the
+    // missing ones still compete, at the score of an article with nothing in
+    // common (0), so one article sharing one rare word is not sure by default.
+    const std::size_t expected = std::min(k, n_articles);
+    if (out.size() < expected) z += double(expected - out.size()) * std::exp(double(0.0f - mx));
     for (auto& c : out) c.p /= z;
     std::sort(out.begin(), out.end(),
               [](const scored& l, const scored& r) { return l.score != r.score ? l.score > r.score : l.article < r.article; });
@@ -359,6 +375,7 @@ core::result<std::shared_ptr<const kb_index>> kb_index::build(kb_files files, co
   im.weights.assign(std::size_t(1) << options.weight_bits, 0.0f);
   im.bias.assign(arts.size(), 0.0f);
   im.active.assign(im.samples.size(), true);
+  for (const auto& smp : im.samples) im.article_of.push_back(smp.article);
   im.calibrate(arts.size());
   im.train(arts.size());
 
