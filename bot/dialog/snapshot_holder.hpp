@@ -23,11 +23,11 @@ class snapshot_holder {
     return current_;
   }
 
+  // Counted under the lock, so that whoever sees the new snapshot also sees
+  // the count that includes it.
   void set(std::shared_ptr<const snapshot> s) {
-    {
-      std::lock_guard lock(mu_);
-      current_ = std::move(s);
-    }
+    std::lock_guard lock(mu_);
+    current_ = std::move(s);
     reloads_.fetch_add(1, std::memory_order_relaxed);
   }
 

@@ -36,32 +36,13 @@
 #include "bot/intents/loader.hpp"
 #include "bot/intents/rule_set.hpp"
 
+#include "tests/temp_dir.hpp"
+
 using namespace bot;
 
 namespace {
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("sb-intents-bench-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream out(path_ / name, std::ios::binary | std::ios::trunc);
-    out << text;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using bot::testing::temp_dir;
 
 // Words visitors use that no pattern needs on its own.
 const char* const k_filler[] = {

@@ -22,28 +22,13 @@
 #include "bot/core/log.hpp"
 #include "bot/store/store.hpp"
 
+#include "tests/temp_dir.hpp"
+
 using namespace bot;
 
 namespace {
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("sb-store-bench-" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using bot::testing::temp_dir;
 
 // Bounds the appends in flight (one producer thread); completions (on the
 // writer thread) release. A blocked producer resumes when the window is half

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+
+#include "tests/temp_dir.hpp"
 #include <string>
 #include <vector>
 
@@ -16,34 +18,7 @@
 
 namespace bot::intents::test {
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::random_device rd;
-    std::mt19937_64 gen((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
-    path_ = std::filesystem::temp_directory_path() / ("sb-intents-test-" + std::to_string(gen()));
-    std::filesystem::create_directories(path_);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-  // Writes `text` (bytes as given) to `name`; returns the full path.
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string p = file(name);
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << text;
-    return p;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using bot::testing::temp_dir;
 
 // A YAML document as numbered lines (1-based), so tests can say where a
 // token is: at(3, "colour") is "3:<column of colour>".

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+
+#include "tests/temp_dir.hpp"
 #include <string>
 #include <vector>
 
@@ -15,36 +17,7 @@
 
 namespace bot::kb::test {
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::random_device rd;
-    std::mt19937_64 gen((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
-    path_ = std::filesystem::temp_directory_path() / ("sb-kb-test-" + std::to_string(gen()));
-    std::filesystem::create_directories(path_);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-  // Writes `text` (bytes as given) to `name`, creating sub-folders; returns
-  // the full path, spelled as load_kb_dir spells it in its errors.
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::filesystem::path p = path_ / name;
-    std::filesystem::create_directories(p.parent_path());
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << text;
-    return p.string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using bot::testing::temp_dir;
 
 // The text of an article file: front matter, then the body.
 inline std::string article_text(const std::string& id, const std::string& title,

@@ -8,32 +8,15 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+
+#include "tests/temp_dir.hpp"
 #include <string>
 
 #include "bot/core/config.hpp"
 
 namespace bot::store::test {
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::random_device rd;
-    std::mt19937_64 gen((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
-    path_ = std::filesystem::temp_directory_path() / ("sb-store-test-" + std::to_string(gen()));
-    std::filesystem::create_directories(path_);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using bot::testing::temp_dir;
 
 // Counts outstanding completions; wait() returns when all have arrived.
 class pending {
