@@ -11,19 +11,8 @@ import subprocess
 import sys
 import tempfile
 
-binary, source = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def run(*args, cwd=source, env=None):
-    return subprocess.run([binary, *args], capture_output=True, text=True, cwd=cwd, timeout=120,
-                          env=dict(os.environ, **(env or {})))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import binary, check, failures, finish, run, source  # noqa: E402
 
 
 def close(a, b):
@@ -226,5 +215,4 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("check", env=env)
     check(r.returncode == 1 and f"{broken}:4: unknown key 'colour'" in r.stdout, f"front matter error: {r.stdout}")
 
-print("ok" if not failures else f"{len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+finish()

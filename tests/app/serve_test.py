@@ -13,14 +13,8 @@ import time
 import urllib.error
 import urllib.request
 
-binary, source = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import binary, check, failures, finish, run, source  # noqa: E402
 
 
 def get(port, path):
@@ -115,5 +109,4 @@ for c in commands:
 r = subprocess.run([binary, "frobnicate"], capture_output=True, text=True)
 check(r.returncode == 2 and "unknown command" in r.stderr, "unknown command exits 2")
 
-print("ok" if not failures else f"{len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+finish()

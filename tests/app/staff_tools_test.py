@@ -8,19 +8,8 @@ import subprocess
 import sys
 import tempfile
 
-binary, source = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def run(*args, cwd=source, env=None):
-    return subprocess.run([binary, *args], capture_output=True, text=True, cwd=cwd, timeout=60,
-                          env=dict(os.environ, **(env or {})))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import binary, check, failures, finish, run, source  # noqa: E402
 
 
 # check on the sample content
@@ -108,5 +97,4 @@ check(r.returncode == 2, "ask without text is a usage error")
 r = run("ask", "x", "--context", "novalue")
 check(r.returncode == 2 and "key=value" in r.stderr, "bad --context is a usage error")
 
-print("ok" if not failures else f"{len(failures)} failure(s)")
-sys.exit(1 if failures else 0)
+finish()
