@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   libyaml-cpp-dev libre2-dev libsqlite3-dev sqlite3
   catch2 libssl-dev libbenchmark-dev
-  python3
+  python3 python3-websockets
 )
 
 missing=()

@@ -124,6 +124,8 @@ int cmd_serve(const command_context& ctx) {
   options.readiness.push_back({"store", [db_ptr] { return db_ptr->healthy(); }});
   options.readiness.push_back({"rules", [&rules] { return rules.get() != nullptr; }});
   options.metrics = [db_ptr, &rules] { return render_metrics(*db_ptr, rules); };
+  options.store = db_ptr;
+  options.rules = &rules;
   raise_open_files_limit(cfg, options.threads);
 
   net::server srv(options);

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,12 +23,16 @@
 #include <unordered_map>
 
 #include "bot/core/log.hpp"
+#include "bot/net/conversation.hpp"
+#include "bot/net/metrics.hpp"
+#include "bot/net/ws_session.hpp"
 
 namespace bot::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using namespace bot::core;
 
@@ -111,6 +116,28 @@ std::string static_file_for(std::string_view target) {
   return out;
 }
 
+bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed) {
+  if (origin.empty()) return true;
+  for (const auto& a : allowed) {
+    const std::string_view pattern(a);
+    if (pattern.size() > 2 && pattern.substr(pattern.size() - 2) == ":*") {
+      // "http://localhost:*": that scheme and host, with or without a port.
+      const std::string_view base = pattern.substr(0, pattern.size() - 2);
+      if (origin == base) return true;
+      if (origin.size() > base.size() + 1 && origin.substr(0, base.size()) == base &&
+          origin[base.size()] == ':') {
+        const std::string_view port = origin.substr(base.size() + 1);
+        if (port.size() <= 5 &&
+            std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+          return true;
+      }
+    } else if (origin == pattern) {
+      return true;
+    }
+  }
+  return false;
+}
+
 server_options server_options::from_config(const core::config& c) {
   server_options o;
   o.listen = c.listen;
@@ -119,17 +146,27 @@ server_options server_options::from_config(const core::config& c) {
   o.web_dir = c.web_dir;
   o.request_timeout_s = c.limits.handshake_timeout_s;
   o.idle_timeout_s = c.limits.idle_timeout_s;
+  o.chat = c;
   return o;
 }
 
 struct server::impl {
-  explicit impl(server_options o) : options(std::move(o)), ioc(options.threads) {}
+  explicit impl(server_options o) : options(std::move(o)), ioc(options.threads) {
+    if (options.store != nullptr && options.rules != nullptr) {
+      hub = std::make_unique<conversation_hub>(ioc, *options.store, *options.rules, options.chat,
+                                               metrics, core::system_clock::instance());
+      protocol::decode_limits decode;
+      decode.max_text_chars = static_cast<std::size_t>(std::max(1, options.chat.limits.max_text_chars));
+      env = std::make_unique<ws_env>(ws_env{*hub, metrics, options.chat.limits, decode});
+    }
+  }
 
   // A live connection, registered so that stop() can close the idle ones.
   struct connection {
     explicit connection(tcp::socket s) : stream(std::move(s)) {}
     beast::tcp_stream stream;
     bool idle = false;  // waiting for a request; only touched on the strand
+    std::shared_ptr<visitor_session> ws;  // after an upgrade to /ws
   };
 
   server_options options;
@@ -143,6 +180,17 @@ struct server::impl {
   std::mutex mu;  // guards connections and next_id
   std::map<std::uint64_t, std::weak_ptr<connection>> connections;
   std::uint64_t next_id = 0;
+  std::unordered_map<std::string, int> ws_per_ip;  // open /ws connections by client address
+
+  net_metrics metrics;
+  std::unique_ptr<conversation_hub> hub;
+  std::unique_ptr<ws_env> env;
+
+  // Refuses an upgrade to /ws with an HTTP answer (and why), or counts the
+  // connection against its address and returns null.
+  std::optional<http::response<http::string_body>> check_upgrade(
+      const http::request<http::string_body>& req, const std::string& ip);
+  void release_ip(const std::string& ip);
 
   core::status load_static_files();
   asio::awaitable<void> accept_loop();
@@ -229,11 +277,16 @@ http::message_generator server::impl::handle(const http::request<http::string_bo
   if (path == "/metrics") {
     if (!get_or_head) return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
     std::string body = options.metrics ? options.metrics() : std::string();
+    metrics.render(body, hub ? hub->live() : 0);
     body += "# HELP supportbot_http_connections_open Open HTTP connections.\n"
             "# TYPE supportbot_http_connections_open gauge\n"
             "supportbot_http_connections_open " +
             std::to_string(open_connections()) + "\n";
     return text(http::status::ok, std::move(body), "text/plain; version=0.0.4; charset=utf-8");
+  }
+  if (path == "/ws") {
+    return text(hub ? http::status::upgrade_required : http::status::not_found,
+                hub ? "this is a WebSocket endpoint\n" : "not found\n", "text/plain; charset=utf-8");
   }
   if (!get_or_head) return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
 
@@ -296,6 +349,8 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
                                                      std::uint64_t id) {
   beast::flat_buffer buffer;
   bool first = true;
+  std::optional<http::request<http::string_body>> upgrade;
+  std::string upgrade_ip;
   for (;;) {
     conn->idle = true;
     if (stopping.load()) break;
@@ -329,16 +384,83 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
       }
       break;
     }
+    if (hub && websocket::is_upgrade(parser.get()) &&
+        std::string_view(parser.get().target()).substr(0, std::string_view(parser.get().target()).find('?')) == "/ws") {
+      beast::error_code ignored;
+      const auto remote = conn->stream.socket().remote_endpoint(ignored);
+      std::string ip = ignored ? std::string() : remote.address().to_string();
+      if (auto refused = check_upgrade(parser.get(), ip)) {
+        refused->keep_alive(false);
+        refused->prepare_payload();
+        conn->stream.expires_after(std::chrono::seconds(options.request_timeout_s));
+        co_await http::async_write(conn->stream, *refused, use_tuple);
+        break;
+      }
+      upgrade = parser.release();
+      upgrade_ip = std::move(ip);
+      break;
+    }
     http::message_generator msg = handle(parser.get());
     const bool keep_alive = msg.keep_alive();
     conn->stream.expires_after(std::chrono::seconds(options.request_timeout_s));
     auto [wec, wn] = co_await beast::async_write(conn->stream, std::move(msg), use_tuple);
     if (wec || !keep_alive) break;
   }
+  if (upgrade) {
+    buffer = beast::flat_buffer();  // the session reads with its own
+    auto session = std::make_shared<visitor_session>(std::move(conn->stream), *env, id);
+    {
+      std::lock_guard lock(mu);
+      conn->ws = session;
+    }
+    if (stopping.load()) session->shutdown();
+    co_await session->run(std::move(*upgrade));
+    {
+      std::lock_guard lock(mu);
+      conn->ws.reset();
+    }
+    release_ip(upgrade_ip);
+    unregister(id);
+    co_return;
+  }
   beast::error_code ignored;
   conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   conn->stream.socket().close(ignored);
   unregister(id);
+}
+
+std::optional<http::response<http::string_body>> server::impl::check_upgrade(
+    const http::request<http::string_body>& req, const std::string& ip) {
+  const auto refuse = [&](http::status code, std::string body) {
+    http::response<http::string_body> res{code, req.version()};
+    add_security_headers(res);
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = std::move(body);
+    return res;
+  };
+  if (stopping.load()) return refuse(http::status::service_unavailable, "shutting down\n");
+  const auto origin = req[http::field::origin];
+  if (!origin_allowed(std::string_view(origin.data(), origin.size()), options.chat.allowed_origins)) {
+    metrics.origin_refused.fetch_add(1, std::memory_order_relaxed);
+    log::warn("ws_origin_refused", {{"origin_length", origin.size()}});
+    return refuse(http::status::forbidden, "origin not allowed\n");
+  }
+  std::lock_guard lock(mu);
+  int& count = ws_per_ip[ip];
+  if (count >= options.chat.limits.connections_per_ip) {
+    if (count == 0) ws_per_ip.erase(ip);
+    metrics.ip_limited.fetch_add(1, std::memory_order_relaxed);
+    log::warn("ws_connections_per_ip", {{"limit", options.chat.limits.connections_per_ip}});
+    return refuse(http::status::service_unavailable, "too many connections from this address\n");
+  }
+  ++count;
+  return std::nullopt;
+}
+
+void server::impl::release_ip(const std::string& ip) {
+  std::lock_guard lock(mu);
+  auto it = ws_per_ip.find(ip);
+  if (it != ws_per_ip.end() && --it->second <= 0) ws_per_ip.erase(it);
 }
 
 void server::impl::unregister(std::uint64_t id) {
@@ -365,6 +487,15 @@ void server::impl::begin_stop() {
     }
   }
   for (auto& c : live) {
+    std::shared_ptr<visitor_session> ws;
+    {
+      std::lock_guard lock(mu);
+      ws = c->ws;
+    }
+    if (ws) {
+      ws->shutdown();  // after its conversation's turns in flight: close 1001
+      continue;
+    }
     asio::post(c->stream.get_executor(), [c] {
       beast::error_code ignored;
       if (c->idle) c->stream.socket().close(ignored);

@@ -16,6 +16,8 @@
 
 #include "bot/core/config.hpp"
 #include "bot/core/status.hpp"
+#include "bot/dialog/snapshot_holder.hpp"
+#include "bot/store/store.hpp"
 
 namespace bot::net {
 
@@ -39,6 +41,12 @@ struct server_options {
   // Prometheus text for /metrics from the parts the server does not own
   // (store, rules); the server appends its own. Null = only the server's.
   std::function<std::string()> metrics;
+  // The visitor chat on /ws: needs both (else /ws answers 404). They must
+  // outlive the server.
+  store::store* store = nullptr;
+  const dialog::snapshot_holder* rules = nullptr;
+  // Limits (§8), routing and allowed_origins for the chat.
+  core::config chat;
 
   static server_options from_config(const core::config& c);
 };
@@ -64,6 +72,11 @@ class server {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+// Whether a browser page from `origin` may open a WebSocket. `allowed` holds
+// exact origins or "scheme://host:*" (any port). A request without an Origin
+// header (not a browser) is allowed: the header only guards browsers.
+bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed);
 
 // Content type for a file name by its extension ("application/octet-stream"
 // when unknown).

@@ -112,6 +112,56 @@ core::status check_message(const new_message& m) {
   return check_ts(m.ts_ms);
 }
 
+core::status check_event(const new_event& e) {
+  if (e.kind.empty() || e.kind.size() > k_max_kind_bytes ||
+      !std::all_of(e.kind.begin(), e.kind.end(),
+                   [](char ch) { return is_id_char(ch) || ch == '.' || ch == ':'; })) {
+    return core::invalid_argument("event kind must be 1-" + std::to_string(k_max_kind_bytes) +
+                                  " characters of A-Z a-z 0-9 _ - . :");
+  }
+  if (!e.conversation_id.empty()) {
+    if (auto st = check_id("conversation id", e.conversation_id, k_max_id_bytes); !st.ok()) return st;
+  }
+  if (auto st = check_json_object("data_json", e.data_json); !st.ok()) return st;
+  return check_ts(e.ts_ms);
+}
+
+// Every part of a turn names the same conversation; defaults are filled in.
+core::status check_turn(new_turn& t) {
+  const std::string id = t.visitor ? t.visitor->conversation_id : t.conversation_id;
+  if (auto st = check_id("conversation id", id, k_max_id_bytes); !st.ok()) return st;
+  const auto same = [&](const std::string& other) {
+    return other == id ? core::status()
+                       : core::invalid_argument("a turn must name one conversation");
+  };
+  if (t.visitor) {
+    if (t.visitor->from != sender::visitor || t.visitor->client_msg_id.empty()) {
+      return core::invalid_argument("a turn's visitor message needs sender visitor and a client_msg_id");
+    }
+    if (t.visitor->ts_ms == 0) t.visitor->ts_ms = t.ts_ms;
+    if (auto st = check_message(*t.visitor); !st.ok()) return st;
+  }
+  for (auto& r : t.replies) {
+    if (r.ts_ms == 0) r.ts_ms = t.ts_ms;
+    if (auto st = same(r.conversation_id); !st.ok()) return st;
+    if (auto st = check_message(r); !st.ok()) return st;
+  }
+  if (t.context_json) {
+    if (t.context_json->empty()) *t.context_json = "{}";
+    if (auto st = check_json_object("context_json", *t.context_json); !st.ok()) return st;
+  }
+  if (t.state && !is_valid_state(t.state->state)) return core::invalid_argument("invalid state");
+  if (t.state) {
+    if (auto st = check_text("team", t.state->team, k_max_team_bytes); !st.ok()) return st;
+  }
+  for (auto& e : t.events) {
+    if (e.ts_ms == 0) e.ts_ms = t.ts_ms;
+    if (auto st = same(e.conversation_id); !st.ok()) return st;
+    if (auto st = check_event(e); !st.ok()) return st;
+  }
+  return check_ts(t.ts_ms);
+}
+
 // ------------------------------------------------------------------- SQL
 
 constexpr std::string_view k_insert_message =
@@ -136,6 +186,13 @@ constexpr std::string_view k_update_state =
     "closed_ms = CASE WHEN ?2 = 'closed' THEN ?4 ELSE NULL END WHERE id = ?1";
 constexpr std::string_view k_update_context =
     "UPDATE conversations SET context_json = ?2, updated_ms = max(updated_ms, ?3) WHERE id = ?1";
+// Only a bot message can be rated; a second rating replaces the first.
+constexpr std::string_view k_upsert_feedback =
+    "INSERT INTO feedback (conversation_id, seq, helpful, ts_ms) "
+    "SELECT ?1, ?2, ?3, ?4 FROM messages WHERE conversation_id = ?1 AND seq = ?2 AND sender = 'bot' "
+    "ON CONFLICT (conversation_id, seq) DO UPDATE SET helpful = excluded.helpful, ts_ms = excluded.ts_ms";
+constexpr std::string_view k_insert_survey =
+    "INSERT INTO surveys (conversation_id, csat, comment, ts_ms) VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view k_insert_event =
     "INSERT INTO events (ts_ms, kind, conversation_id, data_json) VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view k_select_conversation_by_id =
@@ -271,6 +328,48 @@ class writer {
     return appended{seq, m.ts_ms, false};
   }
 
+  // One turn, inside the job's savepoint. When the job fails after an
+  // append, the savepoint undoes the rows, so the seq cache is put back too.
+  core::result<turn_appended> append_turn(const new_turn& t) {
+    const std::string& id = t.visitor ? t.visitor->conversation_id : t.conversation_id;
+    auto found = seq_entry_for(id);
+    if (!found) return found.error();
+    seq_entry& entry = (*found)->second;
+    const std::int64_t saved_seq = entry.last_seq;
+    const std::int64_t saved_ts = entry.max_ts;
+    auto result = write_turn(t);
+    if (!result) {
+      entry.last_seq = saved_seq;
+      entry.max_ts = saved_ts;
+    }
+    return result;
+  }
+
+  core::status record_feedback(const std::string& id, std::int64_t seq, bool helpful,
+                               std::int64_t ts_ms) {
+    auto s = db_.cached(k_upsert_feedback);
+    if (!s) return s.error();
+    if (auto st = bind_all(**s, id, seq, helpful ? 1 : 0, ts_ms); !st.ok()) return st;
+    if (auto st = (*s)->run(); !st.ok()) return st;
+    if (db_.changes() == 0) {
+      return core::not_found("conversation " + id + " has no bot message " + std::to_string(seq));
+    }
+    return {};
+  }
+
+  core::result<std::int64_t> record_survey(const std::string& id, int csat,
+                                           const std::string& comment, std::int64_t ts_ms) {
+    auto s = db_.cached(k_insert_survey);
+    if (!s) return s.error();
+    if (auto st = bind_all(**s, id, csat, comment, ts_ms); !st.ok()) return st;
+    if (auto st = (*s)->run(); !st.ok()) {
+      if ((*s)->last_extended_code() == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return core::not_found("conversation " + id + " not found");
+      return st;
+    }
+    return db_.last_insert_rowid();
+  }
+
   core::result<conversation_row> create_conversation(const new_conversation& c) {
     auto s = db_.cached(k_insert_conversation);
     if (!s) return s.error();
@@ -347,6 +446,33 @@ class writer {
     return &*seq_cache_.emplace(id, e).first;
   }
 
+  core::result<turn_appended> write_turn(const new_turn& t) {
+    turn_appended out;
+    if (t.visitor) {
+      auto v = append(*t.visitor);
+      if (!v) return v.error();
+      out.visitor = *v;
+      if (v->duplicate) return out;  // answered the first time: write nothing
+    }
+    for (const auto& r : t.replies) {
+      auto a = append(r);
+      if (!a) return a.error();
+      out.replies.push_back(*a);
+    }
+    const std::string& id = t.visitor ? t.visitor->conversation_id : t.conversation_id;
+    if (t.context_json) {
+      if (auto st = set_context(id, *t.context_json, t.ts_ms); !st.ok()) return st;
+    }
+    if (t.state) {
+      if (auto st = set_state(id, t.state->state, t.state->team, t.ts_ms); !st.ok()) return st;
+    }
+    for (const auto& e : t.events) {
+      auto r = append_event(e);
+      if (!r) return r.error();
+    }
+    return out;
+  }
+
   core::result<appended> find_duplicate(const new_message& m) {
     auto s = db_.cached(k_select_by_client_msg_id);
     if (!s) return s.error();
@@ -387,8 +513,10 @@ class write_job {
 template <typename T, typename Fn>
 class result_job final : public write_job {
  public:
-  result_job(Fn fn, callback<T> done) : fn_(std::move(fn)), done_(std::move(done)) {}
+  result_job(Fn fn, callback<T> done, bool multi = false)
+      : fn_(std::move(fn)), done_(std::move(done)), multi_(multi) {}
   void run(writer& w) override { outcome_.emplace(fn_(w)); }
+  bool multi_statement() const override { return multi_; }
   bool succeeded() const override { return outcome_ && outcome_->ok(); }
   void set_failed(core::status s) override { outcome_.emplace(std::move(s)); }
   void complete() override {
@@ -399,6 +527,7 @@ class result_job final : public write_job {
  private:
   Fn fn_;
   callback<T> done_;
+  bool multi_;
   std::optional<core::result<T>> outcome_;
 };
 
@@ -539,20 +668,44 @@ class sqlite_store final : public store {
                            std::move(done)));
   }
 
+  void append_turn(new_turn t, callback<turn_appended> done) override {
+    if (t.ts_ms == 0) t.ts_ms = clock_.now_ms();
+    core::status st = check_turn(t);
+    if (!st.ok()) return refuse(std::move(st), done);
+    submit(make_multi_job<turn_appended>([t = std::move(t)](writer& w) { return w.append_turn(t); },
+                                         std::move(done)));
+  }
+
+  void record_feedback(std::string conversation_id, std::int64_t seq, bool helpful,
+                       std::int64_t ts_ms, done_callback done) override {
+    if (ts_ms == 0) ts_ms = clock_.now_ms();
+    core::status st = check_id("conversation id", conversation_id, k_max_id_bytes);
+    if (st.ok() && seq < 1) st = core::invalid_argument("seq must be at least 1");
+    if (st.ok()) st = check_ts(ts_ms);
+    if (!st.ok()) return refuse_status(std::move(st), done);
+    submit(make_status_job([id = std::move(conversation_id), seq, helpful, ts_ms](writer& w) {
+      return w.record_feedback(id, seq, helpful, ts_ms);
+    }, std::move(done)));
+  }
+
+  void record_survey(std::string conversation_id, int csat, std::string comment, std::int64_t ts_ms,
+                     callback<std::int64_t> done) override {
+    if (ts_ms == 0) ts_ms = clock_.now_ms();
+    core::status st = check_id("conversation id", conversation_id, k_max_id_bytes);
+    if (st.ok() && (csat < 1 || csat > 5)) st = core::invalid_argument("csat must be 1 to 5");
+    if (st.ok()) st = check_text("survey comment", comment, k_max_comment_bytes);
+    if (st.ok()) st = check_ts(ts_ms);
+    if (!st.ok()) return refuse(std::move(st), done);
+    submit(make_result_job<std::int64_t>(
+        [id = std::move(conversation_id), csat, comment = std::move(comment), ts_ms](writer& w) {
+          return w.record_survey(id, csat, comment, ts_ms);
+        },
+        std::move(done)));
+  }
+
   void append_event(new_event e, callback<std::int64_t> done) override {
     if (e.ts_ms == 0) e.ts_ms = clock_.now_ms();
-    core::status st;
-    if (e.kind.empty() || e.kind.size() > k_max_kind_bytes ||
-        !std::all_of(e.kind.begin(), e.kind.end(),
-                     [](char ch) { return is_id_char(ch) || ch == '.' || ch == ':'; })) {
-      st = core::invalid_argument("event kind must be 1-" + std::to_string(k_max_kind_bytes) +
-                                  " characters of A-Z a-z 0-9 _ - . :");
-    }
-    if (st.ok() && !e.conversation_id.empty())
-      st = check_id("conversation id", e.conversation_id, k_max_id_bytes);
-    if (st.ok()) st = check_json_object("data_json", e.data_json);
-    if (st.ok()) st = check_ts(e.ts_ms);
-    if (!st.ok()) return refuse(std::move(st), done);
+    if (auto st = check_event(e); !st.ok()) return refuse(std::move(st), done);
     submit(make_result_job<std::int64_t>(
         [e = std::move(e)](writer& w) { return w.append_event(e); }, std::move(done)));
   }
@@ -681,6 +834,11 @@ class sqlite_store final : public store {
   template <typename T, typename Fn>
   static std::unique_ptr<write_job> make_result_job(Fn fn, callback<T> done) {
     return std::make_unique<result_job<T, Fn>>(std::move(fn), std::move(done));
+  }
+  // A job of several statements: it runs in a SAVEPOINT, all or nothing.
+  template <typename T, typename Fn>
+  static std::unique_ptr<write_job> make_multi_job(Fn fn, callback<T> done) {
+    return std::make_unique<result_job<T, Fn>>(std::move(fn), std::move(done), true);
   }
   template <typename Fn>
   static std::unique_ptr<write_job> make_status_job(Fn fn, done_callback done) {

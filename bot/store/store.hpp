@@ -44,6 +44,7 @@ inline constexpr std::size_t k_max_client_msg_id_bytes = 128;  // any valid UTF-
 inline constexpr std::size_t k_max_team_bytes = 64;
 inline constexpr std::size_t k_max_kind_bytes = 64;  // event kinds: [A-Za-z0-9_.:-]
 inline constexpr int k_max_read_limit = 10000;       // messages_after `limit`
+inline constexpr std::size_t k_max_comment_bytes = 16 * 1024;  // survey comments
 
 template <typename T>
 using callback = std::function<void(core::result<T>)>;
@@ -106,6 +107,29 @@ struct new_event {
   std::int64_t ts_ms = 0;
 };
 
+struct state_change {
+  std::string state;  // one of k_states
+  std::string team;   // "" clears it
+};
+
+// One turn of a conversation, written in one transaction (all or nothing):
+// the visitor's message and, unless that message is a duplicate, the replies
+// that answer it, the new dialog context, a state change and events.
+struct new_turn {
+  std::optional<new_message> visitor;  // sender visitor with a client_msg_id; may be absent
+  std::string conversation_id;         // when there is no visitor message
+  std::vector<new_message> replies;    // appended after the visitor's message, in order
+  std::optional<std::string> context_json;  // a JSON object; absent = unchanged
+  std::optional<state_change> state;
+  std::vector<new_event> events;  // of this conversation
+  std::int64_t ts_ms = 0;         // for the parts that have none (0 = now)
+};
+
+struct turn_appended {
+  appended visitor;  // duplicate: the first row's seq, and nothing else was written
+  std::vector<appended> replies;
+};
+
 // Counters for /metrics. Bucket i counts values <= bounds[i]; the last bucket
 // is +Inf.
 struct store_stats {
@@ -139,6 +163,18 @@ class store {
                                       std::string team, std::int64_t ts_ms, done_callback done) = 0;
   virtual void set_conversation_context(std::string conversation_id, std::string context_json,
                                         std::int64_t ts_ms, done_callback done) = 0;
+  // Appends a whole turn (see new_turn). A duplicate visitor message
+  // completes like append_message's duplicate and writes nothing; a conflict
+  // fails the turn with errc::conflict.
+  virtual void append_turn(new_turn t, callback<turn_appended> done) = 0;
+  // Records (or replaces) the visitor's rating of a bot message; not_found
+  // unless `seq` is a bot message of the conversation.
+  virtual void record_feedback(std::string conversation_id, std::int64_t seq, bool helpful,
+                               std::int64_t ts_ms, done_callback done) = 0;
+  // Stores a CSAT survey (csat 1-5, comment at most k_max_comment_bytes);
+  // completes with its id.
+  virtual void record_survey(std::string conversation_id, int csat, std::string comment,
+                             std::int64_t ts_ms, callback<std::int64_t> done) = 0;
   // Appends to the append-only analytics log; completes with the event id.
   virtual void append_event(new_event e, callback<std::int64_t> done) = 0;
 

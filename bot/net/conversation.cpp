@@ -1,0 +1,729 @@
+#include "bot/net/conversation.hpp"
+
+#include <openssl/evp.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <deque>
+#include <random>
+#include <variant>
+#include <vector>
+
+#include "bot/core/ids.hpp"
+#include "bot/core/log.hpp"
+
+namespace bot::net {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+
+namespace {
+
+constexpr std::int64_t k_rate_window_ms = 10000;
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+shared_frame make_frame(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+// ---- the dialog state as the JSON kept in conversations.context_json
+
+std::string state_to_json(const dialog::dialog_state& d) {
+  using core::log::append_json_string;
+  std::string out = "{\"context\":{";
+  bool first = true;
+  for (const auto& [k, v] : d.context) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, k);
+    out += ":{\"value\":";
+    append_json_string(out, v.value);
+    out += ",\"turns_left\":" + std::to_string(v.turns_left) + "}";
+  }
+  out += "},\"slots\":{";
+  first = true;
+  for (const auto& [k, v] : d.slots) {
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, k);
+    out += ':';
+    append_json_string(out, v);
+  }
+  out += "}";
+  if (!d.expect_intent.empty()) {
+    out += ",\"expect\":{\"intent\":";
+    append_json_string(out, d.expect_intent);
+    out += ",\"slot\":";
+    append_json_string(out, d.expect_slot);
+    out += '}';
+  }
+  out += ",\"fallbacks_in_row\":" + std::to_string(d.fallbacks_in_row);
+  out += ",\"turns\":" + std::to_string(d.turns) + "}";
+  return out;
+}
+
+// Reads what state_to_json wrote; anything unreadable is left at its default
+// (a conversation must resume even if its context was damaged).
+dialog::dialog_state state_from_json(std::string_view text) {
+  dialog::dialog_state d;
+  boost::system::error_code ec;
+  const json::value v = json::parse(json::string_view(text.data(), text.size()), ec);
+  if (ec || !v.is_object()) return d;
+  const json::object& o = v.get_object();
+  const auto str = [](const json::value* x) {
+    return x != nullptr && x->is_string() ? std::string(x->get_string()) : std::string();
+  };
+  const auto num = [](const json::value* x) {
+    return x != nullptr && x->is_int64() ? static_cast<int>(x->get_int64()) : 0;
+  };
+  if (const auto* c = o.if_contains("context"); c != nullptr && c->is_object()) {
+    for (const auto& [k, e] : c->get_object()) {
+      if (!e.is_object()) continue;
+      d.context[std::string(k)] = {str(e.get_object().if_contains("value")),
+                                   num(e.get_object().if_contains("turns_left"))};
+    }
+  }
+  if (const auto* s = o.if_contains("slots"); s != nullptr && s->is_object()) {
+    for (const auto& [k, e] : s->get_object()) {
+      if (e.is_string()) d.slots[std::string(k)] = std::string(e.get_string());
+    }
+  }
+  if (const auto* e = o.if_contains("expect"); e != nullptr && e->is_object()) {
+    d.expect_intent = str(e->get_object().if_contains("intent"));
+    d.expect_slot = str(e->get_object().if_contains("slot"));
+  }
+  d.fallbacks_in_row = num(o.if_contains("fallbacks_in_row"));
+  d.turns = num(o.if_contains("turns"));
+  return d;
+}
+
+std::string_view error_code_for(const core::status& st) {
+  switch (st.code()) {
+    case core::errc::conflict:
+      return protocol::errc::conflict;
+    case core::errc::unavailable:
+      return protocol::errc::unavailable;
+    case core::errc::not_found:
+      return protocol::errc::not_found;
+    case core::errc::invalid_argument:
+      return protocol::errc::bad_field;
+    default:
+      return protocol::errc::internal;
+  }
+}
+
+}  // namespace
+
+std::string token_hash(std::string_view token) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(token.data(), token.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ hub
+
+struct conversation_hub::impl {
+  impl(asio::io_context& i, store::store& d, const dialog::snapshot_holder& r,
+       const core::config& c, net_metrics& m, const core::clock& cl)
+      : ioc(i), db(d), rules(r), cfg(c), router(c.routing), metrics(m), clock(cl) {}
+
+  asio::io_context& ioc;
+  store::store& db;
+  const dialog::snapshot_holder& rules;
+  const core::config cfg;
+  const dialog::router router;
+  net_metrics& metrics;
+  const core::clock& clock;
+
+  mutable std::mutex mu;  // guards live
+  std::unordered_map<std::string, std::weak_ptr<conversation>> live;
+
+  std::shared_ptr<conversation> adopt(const store::conversation_row& row, bool* existed);
+  void forget(const std::string& id);
+  void create(const std::shared_ptr<visitor_link>& link, opened done);
+};
+
+struct conversation::state_data {
+  explicit state_data(asio::io_context& ioc) : strand(asio::make_strand(ioc)) {}
+
+  struct link_entry {
+    std::weak_ptr<visitor_link> link;
+    const visitor_link* key = nullptr;
+    bool replaying = false;
+    std::vector<std::pair<shared_frame, bool>> held;  // frames that wait for the replay
+  };
+  struct queued_message {
+    std::weak_ptr<visitor_link> from;
+    protocol::message m;
+    std::int64_t t_in_ns = 0;
+  };
+  struct queued_close {
+    std::weak_ptr<visitor_link> from;
+  };
+  using work = std::variant<queued_message, queued_close>;
+
+  // What the turn in flight will change once committed.
+  struct pending_turn {
+    std::weak_ptr<visitor_link> from;
+    std::string client_msg_id;
+    std::string visitor_text;
+    std::string visitor_meta;
+    std::vector<std::pair<std::string, std::string>> replies;  // text, meta_json
+    dialog::dialog_state dstate;
+    std::string state;
+    std::string team;
+    std::int64_t t_in_ns = 0;
+    int decision = -1;  // dialog::decision_kind, -1 = none
+  };
+
+  strand_type strand;
+  std::string token;  // only known for conversations opened by this process
+  std::string state = "bot";
+  std::string team;
+  std::int64_t last_seq = 0;  // committed
+  dialog::dialog_state dstate;
+  std::vector<link_entry> links;
+  std::deque<work> inbox;
+  bool busy = false;
+  std::optional<pending_turn> pending;
+  bool stopping = false;
+  std::vector<std::function<void()>> idle_waiters;
+  std::deque<std::int64_t> recent;  // times (ms) of recent messages, for the rate limit
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+conversation_hub::conversation_hub(asio::io_context& ioc, store::store& db,
+                                   const dialog::snapshot_holder& rules, const core::config& cfg,
+                                   net_metrics& metrics, const core::clock& clock)
+    : impl_(std::make_unique<impl>(ioc, db, rules, cfg, metrics, clock)) {}
+
+conversation_hub::~conversation_hub() = default;
+
+std::size_t conversation_hub::live() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->live.size();
+}
+
+std::shared_ptr<conversation> conversation_hub::impl::adopt(const store::conversation_row& row,
+                                                            bool* existed) {
+  std::lock_guard lock(mu);
+  auto& slot = live[row.id];
+  if (auto c = slot.lock()) {
+    *existed = true;
+    return c;
+  }
+  *existed = false;
+  std::shared_ptr<conversation> c(new conversation(*this, row.id));
+  c->s_->state = row.state;
+  c->s_->team = row.team;
+  c->s_->last_seq = row.last_seq;
+  c->s_->dstate = state_from_json(row.context_json);
+  slot = c;
+  return c;
+}
+
+void conversation_hub::impl::forget(const std::string& id) {
+  std::lock_guard lock(mu);
+  auto it = live.find(id);
+  if (it != live.end() && it->second.expired()) live.erase(it);
+}
+
+void conversation_hub::hello(const std::shared_ptr<visitor_link>& link, protocol::hello h,
+                             opened done) {
+  if (h.token.empty()) return impl_->create(link, std::move(done));
+  impl* self = impl_.get();
+  std::string token = h.token;
+  self->db.find_conversation_by_token(
+      token_hash(token), [self, link, h = std::move(h), done = std::move(done)](
+                             core::result<store::conversation_row> r) mutable {
+        if (!r.ok()) {
+          if (r.error().code() == core::errc::not_found) {
+            // Not ours (or the database was reset): a fresh conversation,
+            // with a new token in the welcome.
+            return self->create(link, std::move(done));
+          }
+          core::log::error("resume_failed", {{"error", r.error().message()}});
+          return done(r.error());
+        }
+        bool existed = false;
+        auto c = self->adopt(r.value(), &existed);
+        self->metrics.conversations_resumed.fetch_add(1, std::memory_order_relaxed);
+        const std::int64_t client_last = h.last_seq.value_or(0);
+        asio::post(c->s_->strand, [c, link, client_last, token = std::move(h.token),
+                                   done = std::move(done)] {
+          c->attach(link, client_last, token, true);
+          done(c);
+        });
+      });
+}
+
+void conversation_hub::impl::create(const std::shared_ptr<visitor_link>& link, opened done) {
+  store::new_conversation nc;
+  nc.id = core::new_conversation_id();
+  std::string token = core::random_hex(16);  // 128 random bits
+  nc.token_hash = token_hash(token);
+  nc.ts_ms = clock.now_ms();
+  db.create_conversation(std::move(nc), [this, link, token = std::move(token),
+                                         done = std::move(done)](
+                                            core::result<store::conversation_row> r) mutable {
+    if (!r.ok()) {
+      core::log::error("conversation_create_failed", {{"error", r.error().message()}});
+      return done(r.error());
+    }
+    bool existed = false;
+    auto c = adopt(r.value(), &existed);
+    metrics.conversations_started.fetch_add(1, std::memory_order_relaxed);
+    core::log::info("conversation_started", {{"conversation_id", r.value().id}});
+    asio::post(c->s_->strand, [c, link, token = std::move(token), done = std::move(done)] {
+      c->s_->token = token;
+      c->attach(link, 0, token, false);
+      done(c);
+    });
+  });
+}
+
+// ------------------------------------------------------------ conversation
+
+conversation::conversation(conversation_hub::impl& hub, std::string id)
+    : hub_(hub), id_(std::move(id)), s_(std::make_unique<state_data>(hub.ioc)) {}
+
+conversation::~conversation() { hub_.forget(id_); }
+
+namespace {
+
+// Sends to every attached link (held back for links still replaying).
+void broadcast(conversation::state_data& s, const shared_frame& f, bool droppable,
+               const visitor_link* except = nullptr) {
+  for (auto& e : s.links) {
+    if (e.key == except) continue;
+    if (e.replaying) {
+      e.held.emplace_back(f, droppable);
+    } else if (auto l = e.link.lock()) {
+      l->send(f, droppable);
+    }
+  }
+}
+
+void send_to(conversation::state_data& s, const std::shared_ptr<visitor_link>& link, shared_frame f) {
+  for (auto& e : s.links) {
+    if (e.key == link.get() && e.replaying) {
+      e.held.emplace_back(std::move(f), false);
+      return;
+    }
+  }
+  link->send(std::move(f), false);
+}
+
+shared_frame message_frame(std::int64_t seq, std::string_view from, std::string_view text,
+                        std::int64_t ts, std::string_view client_msg_id, std::string_view meta) {
+  protocol::chat_message m;
+  m.seq = seq;
+  m.from = from;
+  m.text = text;
+  m.ts_ms = ts;
+  m.client_msg_id = client_msg_id;
+  m.meta_json = meta;
+  return make_frame(protocol::encode_message(m));
+}
+
+}  // namespace
+
+void conversation::attach(const std::shared_ptr<visitor_link>& link, std::int64_t client_last,
+                          const std::string& token, bool resumed) {
+  state_data& s = *s_;
+  s.links.push_back({link, link.get(), false, {}});
+  protocol::welcome w{id_, token, s.state, s.last_seq, resumed};
+  link->send(make_frame(protocol::encode_welcome(w)), false);
+  replay(link.get(), client_last);
+}
+
+// Sends what the client missed (seq > client_last) before anything newer:
+// frames for this link are held back until the read returns.
+void conversation::replay(const visitor_link* key, std::int64_t client_last) {
+  state_data& s = *s_;
+  const std::int64_t upto = s.last_seq;
+  const std::int64_t window = std::max(1, hub_.cfg.limits.replay_window);
+  auto entry = std::find_if(s.links.begin(), s.links.end(), [&](const auto& e) { return e.key == key; });
+  if (entry == s.links.end()) return;
+  std::int64_t after = client_last;
+  if (client_last > upto || upto - client_last > window) {
+    // A gap we do not fill message by message (or a client ahead of us):
+    // it starts over from the last `window` messages.
+    after = std::max<std::int64_t>(0, upto - window);
+    if (auto l = entry->link.lock()) l->send(make_frame(protocol::encode_resync(after + 1, upto)), false);
+  }
+  if (after >= upto) return;
+  entry->replaying = true;
+  auto self = shared_from_this();
+  hub_.db.messages_after(
+      id_, after, static_cast<int>(upto - after),
+      [self, key, upto](core::result<std::vector<store::message_row>> rows) mutable {
+        asio::post(self->s_->strand, [self, key, upto, rows = std::move(rows)] {
+          state_data& st = *self->s_;
+          auto e = std::find_if(st.links.begin(), st.links.end(),
+                                [&](const auto& x) { return x.key == key; });
+          if (e == st.links.end()) return;
+          if (auto link = e->link.lock()) {
+            if (!rows.ok()) {
+              core::log::error("replay_failed", {{"conversation_id", self->id_},
+                                                 {"error", rows.error().message()}});
+              link->send(make_frame(protocol::encode_error(protocol::errc::unavailable,
+                                                           "could not load the history; reconnect")),
+                         false);
+              link->close(1011);
+            } else {
+              for (const auto& m : rows.value()) {
+                if (m.seq > upto) break;
+                link->send(message_frame(m.seq, m.from, m.text, m.ts_ms, m.client_msg_id, m.meta_json),
+                           false);
+              }
+            }
+            for (auto& [f, droppable] : e->held) link->send(std::move(f), droppable);
+          }
+          e->held.clear();
+          e->replaying = false;
+        });
+      });
+}
+
+void conversation::on_message(const std::shared_ptr<visitor_link>& from, protocol::message m,
+                              std::int64_t t_in_ns) {
+  asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from),
+                          m = std::move(m), t_in_ns]() mutable {
+    state_data& s = *self->s_;
+    auto link = w.lock();
+    if (s.stopping) {
+      if (link) {
+        link->send(make_frame(protocol::encode_error(protocol::errc::unavailable,
+                                                     "the server is restarting; send it again",
+                                                     m.client_msg_id)),
+                   false);
+      }
+      return;
+    }
+    // At most visitor_messages_per_10s per conversation, whatever the tabs.
+    const std::int64_t now = self->hub_.clock.now_ms();
+    while (!s.recent.empty() && s.recent.front() <= now - k_rate_window_ms) s.recent.pop_front();
+    const auto limit = static_cast<std::size_t>(std::max(1, self->hub_.cfg.limits.visitor_messages_per_10s));
+    if (s.recent.size() >= limit) {
+      self->hub_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      if (link) {
+        link->send(make_frame(protocol::encode_error(protocol::errc::rate_limited,
+                                                     "too many messages; wait a few seconds",
+                                                     m.client_msg_id)),
+                   false);
+      }
+      return;
+    }
+    s.recent.push_back(now);
+    s.inbox.emplace_back(state_data::queued_message{std::move(w), std::move(m), t_in_ns});
+    if (!s.busy) self->next();
+  });
+}
+
+void conversation::on_close(const std::shared_ptr<visitor_link>& from) {
+  asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from)] {
+    state_data& s = *self->s_;
+    s.inbox.emplace_back(state_data::queued_close{w});
+    if (!s.busy) self->next();
+  });
+}
+
+void conversation::next() {
+  state_data& s = *s_;
+  if (s.inbox.empty()) {
+    s.busy = false;
+    became_idle();
+    return;
+  }
+  s.busy = true;
+  state_data::work w = std::move(s.inbox.front());
+  s.inbox.pop_front();
+  if (auto* m = std::get_if<state_data::queued_message>(&w)) {
+    start_message(std::move(m->from), std::move(m->m), m->t_in_ns);
+  } else {
+    start_close(std::move(std::get<state_data::queued_close>(w).from));
+  }
+}
+
+void conversation::became_idle() {
+  state_data& s = *s_;
+  auto waiters = std::move(s.idle_waiters);
+  s.idle_waiters.clear();
+  for (auto& fn : waiters) fn();
+}
+
+void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::message m,
+                                 std::int64_t t_in_ns) {
+  state_data& s = *s_;
+  const std::int64_t now = hub_.clock.now_ms();
+  store::new_turn turn;
+  turn.ts_ms = now;
+  store::new_message vm;
+  vm.conversation_id = id_;
+  vm.client_msg_id = m.client_msg_id;
+  vm.from = store::sender::visitor;
+  vm.text = m.text.empty() ? m.payload : m.text;
+  vm.meta_json = protocol::visitor_meta(m.payload);
+  vm.ts_ms = now;
+
+  state_data::pending_turn p;
+  p.from = std::move(from);
+  p.client_msg_id = m.client_msg_id;
+  p.visitor_text = vm.text;
+  p.visitor_meta = vm.meta_json;
+  p.dstate = s.dstate;
+  p.state = s.state;
+  p.team = s.team;
+  p.t_in_ns = t_in_ns;
+
+  if (s.state == "closed") {
+    // A new message reopens a closed conversation with the bot.
+    p.state = "bot";
+    p.team.clear();
+    turn.events.push_back({"reopened", id_, "", now});
+  }
+  if (p.state == "bot") {
+    const auto snap = hub_.rules.get();
+    dialog::decision d;
+    if (snap) {
+      d = hub_.router.route(m.payload.empty() ? std::string_view(m.text) : std::string_view(m.payload),
+                            p.dstate, *snap, s.rng);
+    } else {
+      d.kind = dialog::decision_kind::fallback;
+      d.source_kind = "fallback";
+      d.text = "Sorry, I cannot answer right now.";
+    }
+    if (!d.error.ok()) {
+      core::log::error("route_failed", {{"conversation_id", id_}, {"error", d.error.message()}});
+    }
+    p.decision = static_cast<int>(d.kind);
+    std::vector<protocol::quick_reply> qr;
+    for (std::size_t i = 0; i < d.quick_replies.size(); ++i) {
+      qr.push_back({d.quick_replies[i], i < d.quick_payloads.size() ? d.quick_payloads[i] : ""});
+    }
+    std::string meta = protocol::reply_meta({d.source_kind, d.source_id, d.source_title, d.confidence},
+                                            qr, dialog::decision_name(d.kind));
+    if (!d.text.empty()) p.replies.emplace_back(d.text, std::move(meta));
+    if (d.kind == dialog::decision_kind::handoff) {
+      p.state = "queued";
+      p.team = d.handoff_team.empty() ? std::string(dialog::k_default_team) : d.handoff_team;
+      std::string data = "{\"reason\":";
+      core::log::append_json_string(data, d.handoff_reason);
+      data += ",\"team\":";
+      core::log::append_json_string(data, p.team);
+      data += '}';
+      turn.events.push_back({"handoff", id_, std::move(data), now});
+    } else if (d.close) {
+      p.state = "closed";
+      p.team.clear();
+      turn.events.push_back({"closed", id_, "{\"by\":\"bot\"}", now});
+    }
+    turn.context_json = state_to_json(p.dstate);
+  }
+  for (const auto& [text, meta] : p.replies) {
+    store::new_message r;
+    r.conversation_id = id_;
+    r.from = store::sender::bot;
+    r.text = text;
+    r.meta_json = meta;
+    r.ts_ms = now;
+    turn.replies.push_back(std::move(r));
+  }
+  if (p.state != s.state || p.team != s.team) turn.state = store::state_change{p.state, p.team};
+  turn.visitor = std::move(vm);
+  s.pending = std::move(p);
+  hub_.db.append_turn(std::move(turn), [self = shared_from_this()](
+                                           core::result<store::turn_appended> r) mutable {
+    asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
+  });
+}
+
+void conversation::start_close(std::weak_ptr<visitor_link> from) {
+  state_data& s = *s_;
+  if (s.state == "closed") {
+    if (auto l = from.lock()) l->send(make_frame(protocol::encode_state(s.state, s.team)), false);
+    return next();
+  }
+  store::new_turn turn;
+  turn.conversation_id = id_;
+  turn.ts_ms = hub_.clock.now_ms();
+  turn.state = store::state_change{"closed", ""};
+  turn.events.push_back({"closed", id_, "{\"by\":\"visitor\"}", turn.ts_ms});
+  state_data::pending_turn p;
+  p.from = std::move(from);
+  p.dstate = s.dstate;
+  p.state = "closed";
+  s.pending = std::move(p);
+  hub_.db.append_turn(std::move(turn), [self = shared_from_this()](
+                                           core::result<store::turn_appended> r) mutable {
+    asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
+  });
+}
+
+void conversation::turn_done(core::result<store::turn_appended> r) {
+  state_data& s = *s_;
+  state_data::pending_turn p = std::move(*s.pending);
+  s.pending.reset();
+  auto from = p.from.lock();
+  net_metrics& metrics = hub_.metrics;
+  if (!r.ok()) {
+    const core::status& st = r.error();
+    if (st.code() != core::errc::conflict) {
+      core::log::error("turn_failed", {{"conversation_id", id_}, {"error", st.message()}});
+    }
+    if (from) {
+      const std::string_view code = error_code_for(st);
+      from->send(make_frame(protocol::encode_error(
+                     code,
+                     code == protocol::errc::conflict
+                         ? "this client_msg_id was already used for another message"
+                         : code == protocol::errc::unavailable ? "the server is busy; send it again"
+                                                               : "the message could not be stored",
+                     p.client_msg_id)),
+                 false);
+      metrics.frame_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    return next();
+  }
+  const store::turn_appended& t = r.value();
+  if (!p.client_msg_id.empty() && t.visitor.duplicate) {
+    // Seen before: the first ack again; its reply was stored with it and
+    // reaches the client by replay.
+    metrics.duplicates.fetch_add(1, std::memory_order_relaxed);
+    if (from) send_to(s, from, make_frame(protocol::encode_ack(p.client_msg_id, t.visitor.seq, true)));
+    return next();
+  }
+  if (!p.client_msg_id.empty()) {
+    metrics.messages.fetch_add(1, std::memory_order_relaxed);
+    s.last_seq = std::max(s.last_seq, t.visitor.seq);
+    if (from) send_to(s, from, make_frame(protocol::encode_ack(p.client_msg_id, t.visitor.seq, false)));
+    // The other tabs see the visitor's message itself.
+    broadcast(s,
+              message_frame(t.visitor.seq, "visitor", p.visitor_text, t.visitor.ts_ms, p.client_msg_id,
+                            p.visitor_meta),
+              false, from.get());
+  }
+  for (std::size_t i = 0; i < t.replies.size() && i < p.replies.size(); ++i) {
+    s.last_seq = std::max(s.last_seq, t.replies[i].seq);
+    broadcast(s,
+              message_frame(t.replies[i].seq, "bot", p.replies[i].first, t.replies[i].ts_ms, "",
+                            p.replies[i].second),
+              false);
+  }
+  if (p.decision >= 0) {
+    metrics.decisions[static_cast<std::size_t>(p.decision)].fetch_add(1, std::memory_order_relaxed);
+  }
+  if (p.t_in_ns > 0) metrics.latency.observe_ns(steady_now_ns() - p.t_in_ns);
+  s.dstate = std::move(p.dstate);
+  if (p.state != s.state || p.team != s.team) {
+    s.state = p.state;
+    s.team = p.team;
+    broadcast(s, make_frame(protocol::encode_state(s.state, s.team)), false);
+  }
+  next();
+}
+
+void conversation::on_typing(const std::shared_ptr<visitor_link>& from, protocol::typing t) {
+  // Other tabs of the visitor need not know; an agent would (they are not
+  // part of this protocol yet), so the frame is only validated.
+  (void)from;
+  (void)t;
+}
+
+void conversation::on_feedback(const std::shared_ptr<visitor_link>& from, protocol::feedback f) {
+  hub_.db.record_feedback(id_, f.seq, f.helpful, hub_.clock.now_ms(),
+                          [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from),
+                           seq = f.seq](core::status st) {
+                            if (st.ok()) return;
+                            asio::post(self->s_->strand, [self, w, seq, st] {
+                              auto link = w.lock();
+                              if (!link) return;
+                              self->hub_.metrics.frame_errors.fetch_add(1, std::memory_order_relaxed);
+                              link->send(make_frame(protocol::encode_error(
+                                             error_code_for(st),
+                                             st.code() == core::errc::not_found
+                                                 ? "no bot message has seq " + std::to_string(seq)
+                                                 : std::string("the feedback could not be stored"))),
+                                         false);
+                            });
+                          });
+}
+
+void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol::survey sv) {
+  asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from),
+                          sv = std::move(sv)]() mutable {
+    state_data& s = *self->s_;
+    auto link = w.lock();
+    if (s.state != "closed") {
+      if (link) {
+        link->send(make_frame(protocol::encode_error(protocol::errc::bad_state,
+                                                     "a survey is taken once the conversation is closed")),
+                   false);
+      }
+      return;
+    }
+    self->hub_.db.record_survey(
+        self->id_, sv.csat, std::move(sv.comment), self->hub_.clock.now_ms(),
+        [self, w](core::result<std::int64_t> r) {
+          if (r.ok()) return;
+          asio::post(self->s_->strand, [self, w, st = r.error()] {
+            core::log::error("survey_failed", {{"conversation_id", self->id_}, {"error", st.message()}});
+            if (auto l = w.lock()) {
+              l->send(make_frame(protocol::encode_error(error_code_for(st),
+                                                        "the survey could not be stored")),
+                         false);
+            }
+          });
+        });
+  });
+}
+
+void conversation::on_contact(const std::shared_ptr<visitor_link>& from, protocol::contact c) {
+  (void)c;
+  asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from)] {
+    if (auto link = w.lock()) {
+      link->send(make_frame(protocol::encode_error(protocol::errc::bad_state,
+                                                   "no ticket was offered in this conversation")),
+                 false);
+    }
+  });
+}
+
+void conversation::detach(const visitor_link* link) {
+  asio::post(s_->strand, [self = shared_from_this(), link] {
+    auto& links = self->s_->links;
+    links.erase(std::remove_if(links.begin(), links.end(), [&](const auto& e) { return e.key == link; }),
+                links.end());
+  });
+}
+
+void conversation::when_idle(std::function<void()> fn) {
+  asio::post(s_->strand, [self = shared_from_this(), fn = std::move(fn)]() mutable {
+    state_data& s = *self->s_;
+    s.stopping = true;
+    if (!s.busy) {
+      fn();
+    } else {
+      s.idle_waiters.push_back(std::move(fn));
+    }
+  });
+}
+
+}  // namespace bot::net

@@ -1,0 +1,121 @@
+// The visitor side of the chat server: a conversation_hub that opens and
+// resumes conversations, and one conversation object per live conversation.
+//
+// Threading (DESIGN §3): each conversation runs on its own strand. All of a
+// visitor's connections (tabs) go through it, so its messages have one
+// order: a message is stored (visitor message, bot reply, context and state
+// in one transaction) and only after COMMIT are the ack and the reply sent.
+// One turn is in flight per conversation at a time. Store completions are
+// posted back to the strand; nothing here blocks.
+//
+// A connection (visitor_link) is held weakly; the connection holds its
+// conversation strongly, so a conversation lives while a tab is open or a
+// turn is in flight, and is rebuilt from the store on the next hello.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "bot/core/clock.hpp"
+#include "bot/core/config.hpp"
+#include "bot/core/status.hpp"
+#include "bot/dialog/snapshot_holder.hpp"
+#include "bot/net/metrics.hpp"
+#include "bot/protocol/protocol.hpp"
+#include "bot/store/store.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace bot::net {
+
+using shared_frame = std::shared_ptr<const std::string>;
+
+// What a conversation sees of one WebSocket connection. Both calls are
+// thread-safe and never block.
+class visitor_link {
+ public:
+  virtual ~visitor_link() = default;
+  // Queues a text frame. A droppable frame (typing) is the first to go when
+  // the client reads too slowly.
+  virtual void send(shared_frame frame, bool droppable) = 0;
+  // Sends what is queued, then closes with `code`.
+  virtual void close(std::uint16_t code) = 0;
+};
+
+class conversation;
+
+class conversation_hub {
+ public:
+  conversation_hub(boost::asio::io_context& ioc, store::store& db,
+                   const dialog::snapshot_holder& rules, const core::config& cfg,
+                   net_metrics& metrics, const core::clock& clock);
+  ~conversation_hub();
+  conversation_hub(const conversation_hub&) = delete;
+  conversation_hub& operator=(const conversation_hub&) = delete;
+
+  using opened = std::function<void(core::result<std::shared_ptr<conversation>>)>;
+  // Answers a hello: resumes the conversation of `h.token` (a token this
+  // server does not know starts a new conversation) or starts one, attaches
+  // `link`, sends welcome and the missed messages. `done` runs on the
+  // conversation's strand (or at once on an error).
+  void hello(const std::shared_ptr<visitor_link>& link, protocol::hello h, opened done);
+
+  std::size_t live() const;
+
+ private:
+  friend class conversation;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+class conversation : public std::enable_shared_from_this<conversation> {
+ public:
+  ~conversation();
+  conversation(const conversation&) = delete;
+  conversation& operator=(const conversation&) = delete;
+
+  const std::string& id() const { return id_; }
+
+  // Each call posts to the conversation's strand and returns at once.
+  // `t_in_ns` is the steady time the frame was read (for the latency metric).
+  void on_message(const std::shared_ptr<visitor_link>& from, protocol::message m,
+                  std::int64_t t_in_ns);
+  void on_typing(const std::shared_ptr<visitor_link>& from, protocol::typing t);
+  void on_feedback(const std::shared_ptr<visitor_link>& from, protocol::feedback f);
+  void on_survey(const std::shared_ptr<visitor_link>& from, protocol::survey s);
+  void on_contact(const std::shared_ptr<visitor_link>& from, protocol::contact c);
+  void on_close(const std::shared_ptr<visitor_link>& from);
+  void detach(const visitor_link* link);
+  // For shutdown: refuses new messages, finishes the turn in flight and the
+  // queued ones, then runs `fn` on the strand.
+  void when_idle(std::function<void()> fn);
+
+  struct state_data;  // the strand-only state (conversation.cpp)
+
+ private:
+  friend class conversation_hub;
+  conversation(conversation_hub::impl& hub, std::string id);
+  // Strand-only steps.
+  void attach(const std::shared_ptr<visitor_link>& link, std::int64_t client_last,
+              const std::string& token, bool resumed);
+  void replay(const visitor_link* key, std::int64_t client_last);
+  void next();
+  void start_message(std::weak_ptr<visitor_link> from, protocol::message m, std::int64_t t_in_ns);
+  void start_close(std::weak_ptr<visitor_link> from);
+  void turn_done(core::result<store::turn_appended> r);
+  void became_idle();
+  conversation_hub::impl& hub_;
+  const std::string id_;
+  std::unique_ptr<state_data> s_;
+};
+
+// The hex SHA-256 of a visitor token: what the store keeps instead of it.
+std::string token_hash(std::string_view token);
+
+}  // namespace bot::net

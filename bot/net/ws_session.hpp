@@ -1,0 +1,77 @@
+// One visitor WebSocket connection (/ws): reads frames, decodes them, hands
+// them to its conversation, and writes what the conversation sends through
+// a bounded outbound queue. Internal to bot/net (includes Beast).
+//
+// Threading: everything runs on the connection's strand (the executor of its
+// socket); send(), close() and shutdown() post to it from any thread.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bot/core/config.hpp"
+#include "bot/net/conversation.hpp"
+#include "bot/net/metrics.hpp"
+#include "bot/protocol/protocol.hpp"
+
+namespace bot::net {
+
+struct ws_env {
+  conversation_hub& hub;
+  net_metrics& metrics;
+  core::limits_config limits;
+  protocol::decode_limits decode;
+};
+
+class visitor_session final : public visitor_link,
+                              public std::enable_shared_from_this<visitor_session> {
+ public:
+  visitor_session(boost::beast::tcp_stream stream, ws_env& env, std::uint64_t id);
+  ~visitor_session() override;
+
+  // Accepts the upgrade `req` and serves the connection until it closes.
+  boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::string_body> req);
+
+  void send(shared_frame frame, bool droppable) override;
+  void close(std::uint16_t code) override;
+  // Server shutdown: finish the conversation's turns in flight, then 1001.
+  void shutdown();
+
+ private:
+  struct out_frame {
+    shared_frame frame;
+    bool droppable = false;
+  };
+
+  void handle(protocol::decoded d, std::int64_t t_in_ns);
+  void dispatch(protocol::visitor_frame f, std::int64_t t_in_ns);
+  void on_hello(protocol::hello h);
+  void error(std::string_view code, std::string message, std::string_view client_msg_id = {});
+  void enqueue(shared_frame frame, bool droppable);
+  void write_next();
+  void begin_close(std::uint16_t code);
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  ws_env& env_;
+  const std::uint64_t id_;
+  std::shared_ptr<conversation> conv_;
+  bool hello_pending_ = false;
+  std::vector<std::pair<protocol::visitor_frame, std::int64_t>> early_;  // frames sent before welcome
+  std::deque<out_frame> queue_;
+  bool writing_ = false;
+  std::uint16_t close_code_ = 0;  // a close was asked for
+  bool closing_ = false;          // async_close started
+  bool stopping_ = false;
+  bool open_ = false;
+  std::uint64_t frames_in_ = 0;
+  std::uint64_t frames_out_ = 0;
+};
+
+}  // namespace bot::net

@@ -1,0 +1,134 @@
+// protocol: the visitor wire messages of DESIGN §7 (docs/protocol.md), as
+// values. decode_visitor() turns one text frame into a typed frame or a coded
+// error; the encoders build the server's frames. Nothing here knows sockets,
+// conversations or SQL.
+//
+// Thread-safety: free functions over values; safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace bot::protocol {
+
+// The `code` of an error frame.
+namespace errc {
+inline constexpr std::string_view bad_json = "bad_json";            // not JSON, or not UTF-8
+inline constexpr std::string_view bad_frame = "bad_frame";          // not an object, binary frame
+inline constexpr std::string_view unknown_type = "unknown_type";
+inline constexpr std::string_view missing_field = "missing_field";
+inline constexpr std::string_view bad_field = "bad_field";          // wrong type or value
+inline constexpr std::string_view too_long = "too_long";            // text over max_text_chars
+inline constexpr std::string_view hello_first = "hello_first";      // a frame before hello
+inline constexpr std::string_view already_hello = "already_hello";  // a second hello
+inline constexpr std::string_view rate_limited = "rate_limited";
+inline constexpr std::string_view conflict = "conflict";    // client_msg_id reused for other text
+inline constexpr std::string_view not_found = "not_found";  // feedback on an unknown bot message
+inline constexpr std::string_view bad_state = "bad_state";  // e.g. a survey before close
+inline constexpr std::string_view unavailable = "unavailable";  // overloaded or stopping: retry
+inline constexpr std::string_view internal = "internal";
+}  // namespace errc
+
+// Visitor → server.
+struct hello {
+  std::string token;                    // "" = start a new conversation
+  std::optional<std::int64_t> last_seq;  // the last seq the client has
+};
+struct message {
+  std::string client_msg_id;
+  std::string text;     // what the visitor typed, or the label of a quick reply
+  std::string payload;  // the quick reply's payload ("" for typed text)
+};
+struct typing {
+  bool on = false;
+};
+struct feedback {
+  std::int64_t seq = 0;
+  bool helpful = false;
+};
+struct survey {
+  int csat = 0;
+  std::string comment;
+};
+struct contact {
+  std::string email;
+};
+struct close {};
+
+using visitor_frame = std::variant<hello, message, typing, feedback, survey, contact, close>;
+
+struct decode_limits {
+  std::size_t max_text_chars = 4000;      // message text, in code points
+  std::size_t max_comment_chars = 4000;   // survey comment
+};
+
+struct frame_error {
+  std::string_view code;      // one of errc
+  std::string message;        // for people; never echoes the visitor's text
+  std::string client_msg_id;  // when the frame had a readable one
+};
+
+struct decoded {
+  std::optional<visitor_frame> frame;
+  frame_error error;  // when !frame
+};
+
+// Decodes one text frame. Unknown fields are ignored (newer clients);
+// a missing or mistyped required field is an error naming it.
+decoded decode_visitor(std::string_view text, const decode_limits& limits);
+
+// The name of a frame's type ("hello", "message", ...).
+std::string_view type_name(const visitor_frame& f) noexcept;
+
+// Server → visitor.
+struct welcome {
+  std::string conversation_id;
+  std::string token;
+  std::string state;
+  std::int64_t last_seq = 0;
+  bool resumed = false;
+};
+std::string encode_welcome(const welcome& w);
+
+std::string encode_ack(std::string_view client_msg_id, std::int64_t seq, bool duplicate);
+
+// A stored conversation message. `meta_json` is "" or a JSON object whose
+// members (source, quick_replies, payload, agent) become members of the frame.
+struct chat_message {
+  std::int64_t seq = 0;
+  std::string_view from;  // visitor | bot | agent | system
+  std::string_view text;
+  std::int64_t ts_ms = 0;
+  std::string_view client_msg_id;  // visitor messages
+  std::string_view meta_json;
+};
+std::string encode_message(const chat_message& m);
+
+std::string encode_state(std::string_view state, std::string_view team);
+std::string encode_typing(std::string_view from, bool on);
+std::string encode_resync(std::int64_t from_seq, std::int64_t last_seq);
+std::string encode_error(std::string_view code, std::string_view message,
+                         std::string_view client_msg_id = {});
+
+// The `meta_json` of a bot reply: its source and quick replies.
+struct quick_reply {
+  std::string label;
+  std::string payload;  // "" = the label is sent as text
+};
+struct reply_source {
+  std::string kind;  // intent | kb | fallback | clarify
+  std::string id;
+  std::string title;
+  double confidence = 0;
+};
+std::string reply_meta(const reply_source& source, const std::vector<quick_reply>& quick_replies,
+                       std::string_view decision);
+// The `meta_json` of a visitor message sent with a quick reply's payload.
+std::string visitor_meta(std::string_view payload);
+
+}  // namespace bot::protocol
