@@ -32,14 +32,19 @@ void raise_open_files_limit(const core::config& c, int threads) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  // Descriptors for the database, the listener, inotify and the store threads.
-  const rlim_t reserve = 64 + static_cast<rlim_t>(c.store.read_connections + threads) * 2;
+  // One descriptor per connection, plus the database (WAL and shm files per
+  // connection), the listener, inotify and the store threads.
+  const rlim_t reserve = 64 + static_cast<rlim_t>(c.store.read_connections + threads) * 3;
+  const rlim_t needed = reserve + static_cast<rlim_t>(c.limits.max_connections);
   log::info("open_files_limit", {{"soft", static_cast<std::int64_t>(rl.rlim_cur)},
-                                 {"hard", static_cast<std::int64_t>(rl.rlim_max)}});
-  if (rl.rlim_cur < reserve + 1024) {
+                                 {"hard", static_cast<std::int64_t>(rl.rlim_max)},
+                                 {"needed", static_cast<std::int64_t>(needed)}});
+  if (rl.rlim_cur < needed) {
     log::warn("open_files_limit_low",
               {{"soft", static_cast<std::int64_t>(rl.rlim_cur)},
-               {"hint", "raise LimitNOFILE (systemd) or ulimit -n to serve many connections"}});
+               {"needed", static_cast<std::int64_t>(needed)},
+               {"max_connections", c.limits.max_connections},
+               {"hint", "raise LimitNOFILE (systemd) or ulimit -n, or lower limits.max_connections"}});
   }
 }
 

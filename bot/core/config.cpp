@@ -199,6 +199,8 @@ const std::vector<entry>& table() {
                         1, big, [](config& c) -> int& { return c.limits.visitor_messages_per_10s; }));
     v.push_back(int_key("limits.connections_per_ip", "open connections per client IP (503 beyond)", 1,
                         big, [](config& c) -> int& { return c.limits.connections_per_ip; }));
+    v.push_back(int_key("limits.max_connections", "open WebSocket connections in all (503 beyond)", 1,
+                        big, [](config& c) -> int& { return c.limits.max_connections; }));
     v.push_back(int_key("limits.agent_login_failures_per_min", "failed logins per name+IP per minute",
                         1, big, [](config& c) -> int& { return c.limits.agent_login_failures_per_min; }));
     v.push_back(int_key("limits.replay_window", "messages replayed on resume; more sends resync", 1,

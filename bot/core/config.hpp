@@ -33,6 +33,7 @@ struct limits_config {
   int outbound_queue = 256;  // frames queued per connection
   int visitor_messages_per_10s = 30;
   int connections_per_ip = 20;
+  int max_connections = 20000;  // WebSocket connections in all (sizes the open-files limit)
   int agent_login_failures_per_min = 5;
   int replay_window = 500;                   // messages replayed on resume, else resync
   std::int64_t rule_file_bytes = 1 << 20;    // per intents/KB file

@@ -81,6 +81,8 @@ void net_metrics::render(std::string& out, std::uint64_t live_conversations) con
          std::to_string(get(rate_limited)) + "\n";
   out += "supportbot_rate_limit_hits_total{limit=\"connections_per_ip\"} " +
          std::to_string(get(ip_limited)) + "\n";
+  out += "supportbot_rate_limit_hits_total{limit=\"max_connections\"} " +
+         std::to_string(get(server_full)) + "\n";
   scalar(out, "supportbot_ws_origin_refused_total", "counter",
          "WebSocket upgrades refused because the Origin is not allowed.", get(origin_refused));
   scalar(out, "supportbot_conversations_live", "gauge", "Conversations held in memory.",

@@ -32,6 +32,7 @@ struct net_metrics {
   std::atomic<std::uint64_t> frame_errors{0};    // error frames sent
   std::atomic<std::uint64_t> rate_limited{0};    // messages refused by the per-conversation limit
   std::atomic<std::uint64_t> ip_limited{0};      // upgrades refused: connections_per_ip
+  std::atomic<std::uint64_t> server_full{0};     // upgrades refused: max_connections
   std::atomic<std::uint64_t> origin_refused{0};  // upgrades refused: Origin not allowed
   std::atomic<std::uint64_t> conversations_started{0};
   std::atomic<std::uint64_t> conversations_resumed{0};

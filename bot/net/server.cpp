@@ -181,6 +181,7 @@ struct server::impl {
   std::map<std::uint64_t, std::weak_ptr<connection>> connections;
   std::uint64_t next_id = 0;
   std::unordered_map<std::string, int> ws_per_ip;  // open /ws connections by client address
+  int ws_total = 0;                                // and in all
 
   net_metrics metrics;
   std::unique_ptr<conversation_hub> hub;
@@ -446,6 +447,11 @@ std::optional<http::response<http::string_body>> server::impl::check_upgrade(
     return refuse(http::status::forbidden, "origin not allowed\n");
   }
   std::lock_guard lock(mu);
+  if (ws_total >= options.chat.limits.max_connections) {
+    metrics.server_full.fetch_add(1, std::memory_order_relaxed);
+    log::warn("ws_max_connections", {{"limit", options.chat.limits.max_connections}});
+    return refuse(http::status::service_unavailable, "server full; try again later\n");
+  }
   int& count = ws_per_ip[ip];
   if (count >= options.chat.limits.connections_per_ip) {
     if (count == 0) ws_per_ip.erase(ip);
@@ -454,11 +460,13 @@ std::optional<http::response<http::string_body>> server::impl::check_upgrade(
     return refuse(http::status::service_unavailable, "too many connections from this address\n");
   }
   ++count;
+  ++ws_total;
   return std::nullopt;
 }
 
 void server::impl::release_ip(const std::string& ip) {
   std::lock_guard lock(mu);
+  --ws_total;
   auto it = ws_per_ip.find(ip);
   if (it != ws_per_ip.end() && --it->second <= 0) ws_per_ip.erase(it);
 }

@@ -1,0 +1,217 @@
+// The store's turn, feedback and survey writes: a visitor message with its
+// replies, context and state in one transaction; duplicates write nothing.
+#include <catch2/catch.hpp>
+
+#include "bot/store/sqlite.hpp"
+#include "bot/store/store.hpp"
+#include "tests/store/temp_db.hpp"
+
+using namespace bot;
+using namespace bot::store;
+
+namespace {
+
+struct fixture {
+  test::temp_dir dir;
+  std::string path = dir.file("t.db");
+  std::unique_ptr<store::store> db;
+
+  fixture() {
+    auto s = open_sqlite_store(path, test::test_config(), core::system_clock::instance());
+    REQUIRE(s.ok());
+    db = std::move(s).value();
+    auto c = wait_for<conversation_row>([&](auto done) { db->create_conversation({"c1", "h1", 1}, done); });
+    REQUIRE(c.ok());
+  }
+
+  core::result<turn_appended> turn(new_turn t) {
+    return wait_for<turn_appended>([&](auto done) { db->append_turn(std::move(t), done); });
+  }
+  std::vector<message_row> messages() {
+    auto r = wait_for<std::vector<message_row>>([&](auto done) { db->messages_after("c1", 0, 100, done); });
+    REQUIRE(r.ok());
+    return r.value();
+  }
+  conversation_row row() {
+    auto r = wait_for<conversation_row>([&](auto done) { db->get_conversation("c1", done); });
+    REQUIRE(r.ok());
+    return r.value();
+  }
+};
+
+new_message visitor(const std::string& cmid, const std::string& text) {
+  new_message m;
+  m.conversation_id = "c1";
+  m.client_msg_id = cmid;
+  m.from = sender::visitor;
+  m.text = text;
+  return m;
+}
+
+new_message bot_reply(const std::string& text) {
+  new_message m;
+  m.conversation_id = "c1";
+  m.from = sender::bot;
+  m.text = text;
+  m.meta_json = R"({"source":{"kind":"intent","id":"x","confidence":1}})";
+  return m;
+}
+
+new_turn exchange(const std::string& cmid, const std::string& text, const std::string& reply) {
+  new_turn t;
+  t.visitor = visitor(cmid, text);
+  t.replies.push_back(bot_reply(reply));
+  t.context_json = R"({"turns":1})";
+  t.events.push_back({"decision", "c1", R"({"kind":"answer"})", 0});
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("a turn stores the visitor message then its replies with consecutive seqs") {
+  fixture f;
+  auto a = f.turn(exchange("m1", "hello", "hi there"));
+  REQUIRE(a.ok());
+  CHECK(a.value().visitor.seq == 1);
+  CHECK_FALSE(a.value().visitor.duplicate);
+  REQUIRE(a.value().replies.size() == 1);
+  CHECK(a.value().replies[0].seq == 2);
+  auto b = f.turn(exchange("m2", "where is my order", "here"));
+  REQUIRE(b.ok());
+  CHECK(b.value().visitor.seq == 3);
+  CHECK(b.value().replies[0].seq == 4);
+  const auto rows = f.messages();
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0].from == "visitor");
+  CHECK(rows[0].client_msg_id == "m1");
+  CHECK(rows[1].from == "bot");
+  CHECK(rows[1].text == "hi there");
+  CHECK(rows[1].meta_json.find("\"intent\"") != std::string::npos);
+  CHECK(f.row().last_seq == 4);
+  CHECK(f.row().context_json == R"({"turns":1})");
+}
+
+TEST_CASE("a repeated turn is a duplicate and writes no reply context or state") {
+  fixture f;
+  REQUIRE(f.turn(exchange("m1", "hello", "hi")).ok());
+  new_turn again = exchange("m1", "hello", "a second reply");
+  again.context_json = R"({"changed":true})";
+  again.state = state_change{"queued", "billing"};
+  auto r = f.turn(std::move(again));
+  REQUIRE(r.ok());
+  CHECK(r.value().visitor.duplicate);
+  CHECK(r.value().visitor.seq == 1);
+  CHECK(r.value().replies.empty());
+  CHECK(f.messages().size() == 2);
+  const auto row = f.row();
+  CHECK(row.state == "bot");
+  CHECK(row.context_json == R"({"turns":1})");
+  // The next new message continues without a gap.
+  auto n = f.turn(exchange("m2", "next", "ok"));
+  REQUIRE(n.ok());
+  CHECK(n.value().visitor.seq == 3);
+}
+
+TEST_CASE("a repeated client_msg_id with another text fails the turn with conflict") {
+  fixture f;
+  REQUIRE(f.turn(exchange("m1", "hello", "hi")).ok());
+  auto r = f.turn(exchange("m1", "something else", "x"));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == core::errc::conflict);
+  CHECK(f.messages().size() == 2);
+}
+
+TEST_CASE("a turn that fails part way leaves nothing and no seq gap") {
+  fixture f;
+  new_turn bad = exchange("m1", "hello", "hi");
+  bad.state = state_change{"queued", "general"};
+  // An event naming another conversation is refused before anything is queued.
+  bad.events.push_back({"handoff", "c2", "", 0});
+  auto r = f.turn(std::move(bad));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == core::errc::invalid_argument);
+  // A turn for a missing conversation fails inside the transaction.
+  new_turn missing;
+  missing.visitor = visitor("m1", "x");
+  missing.visitor->conversation_id = "nope";
+  auto m = f.turn(std::move(missing));
+  REQUIRE_FALSE(m.ok());
+  CHECK(m.error().code() == core::errc::not_found);
+  CHECK(f.messages().empty());
+  auto ok = f.turn(exchange("m1", "hello", "hi"));
+  REQUIRE(ok.ok());
+  CHECK(ok.value().visitor.seq == 1);
+  CHECK(ok.value().replies[0].seq == 2);
+}
+
+TEST_CASE("a turn changes state and team and a turn without a visitor message closes") {
+  fixture f;
+  new_turn t = exchange("m1", "a human please", "connecting you");
+  t.state = state_change{"queued", "billing"};
+  REQUIRE(f.turn(std::move(t)).ok());
+  CHECK(f.row().state == "queued");
+  CHECK(f.row().team == "billing");
+  new_turn close;
+  close.conversation_id = "c1";
+  close.state = state_change{"closed", ""};
+  close.events.push_back({"closed", "c1", R"({"by":"visitor"})", 0});
+  auto r = f.turn(std::move(close));
+  REQUIRE(r.ok());
+  CHECK(r.value().visitor.seq == 0);
+  CHECK(f.row().state == "closed");
+  CHECK(f.row().team.empty());
+  CHECK(f.messages().size() == 2);
+}
+
+TEST_CASE("feedback is recorded for bot messages only and a second rating replaces the first") {
+  fixture f;
+  REQUIRE(f.turn(exchange("m1", "hello", "hi")).ok());
+  const auto rate = [&](std::int64_t seq, bool helpful) {
+    return wait_done([&](auto done) { f.db->record_feedback("c1", seq, helpful, 0, done); });
+  };
+  CHECK(rate(2, true).ok());
+  CHECK(rate(2, false).ok());
+  const auto visitor_seq = rate(1, true);
+  REQUIRE_FALSE(visitor_seq.ok());
+  CHECK(visitor_seq.code() == core::errc::not_found);
+  CHECK(rate(99, true).code() == core::errc::not_found);
+  CHECK(rate(0, true).code() == core::errc::invalid_argument);
+  f.db->close();
+  auto d = sqlite::db::open(f.path, sqlite::open_mode::read_only);
+  REQUIRE(d.ok());
+  auto s = d.value().prepare("SELECT seq, helpful FROM feedback WHERE conversation_id = 'c1'");
+  REQUIRE(s.ok());
+  auto step = s.value().step();
+  REQUIRE(step.ok());
+  REQUIRE(step.value() == sqlite::step_result::row);
+  CHECK(s.value().column_int64(0) == 2);
+  CHECK(s.value().column_int64(1) == 0);
+  CHECK(s.value().step().value() == sqlite::step_result::done);
+}
+
+TEST_CASE("surveys are stored with their comment and csat outside 1 to 5 is refused") {
+  fixture f;
+  const auto survey = [&](int csat, std::string comment) {
+    return wait_for<std::int64_t>(
+        [&](auto done) { f.db->record_survey("c1", csat, std::move(comment), 0, done); });
+  };
+  auto ok = survey(5, "quick and friendly");
+  REQUIRE(ok.ok());
+  CHECK(ok.value() > 0);
+  CHECK(survey(0, "").error().code() == core::errc::invalid_argument);
+  CHECK(survey(6, "").error().code() == core::errc::invalid_argument);
+  CHECK(survey(3, std::string(k_max_comment_bytes + 1, 'x')).error().code() ==
+        core::errc::invalid_argument);
+  auto unknown = wait_for<std::int64_t>([&](auto done) { f.db->record_survey("c9", 4, "", 0, done); });
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code() == core::errc::not_found);
+  f.db->close();
+  auto d = sqlite::db::open(f.path, sqlite::open_mode::read_only);
+  REQUIRE(d.ok());
+  auto s = d.value().prepare("SELECT csat, comment FROM surveys");
+  REQUIRE(s.ok());
+  REQUIRE(s.value().step().value() == sqlite::step_result::row);
+  CHECK(s.value().column_int64(0) == 5);
+  CHECK(s.value().column_text(1) == "quick and friendly");
+  CHECK(s.value().step().value() == sqlite::step_result::done);
+}
