@@ -138,7 +138,7 @@ std::string token_hash(std::string_view token) {
 
 // ------------------------------------------------------------------ hub
 
-struct conversation_hub::impl {
+struct conversation_hub::impl : std::enable_shared_from_this<conversation_hub::impl> {
   impl(asio::io_context& i, store::store& d, const dialog::snapshot_holder& r,
        const core::config& c, net_metrics& m, const core::clock& cl)
       : ioc(i), db(d), rules(r), cfg(c), router(c.routing), metrics(m), clock(cl) {}
@@ -211,7 +211,7 @@ struct conversation::state_data {
 conversation_hub::conversation_hub(asio::io_context& ioc, store::store& db,
                                    const dialog::snapshot_holder& rules, const core::config& cfg,
                                    net_metrics& metrics, const core::clock& clock)
-    : impl_(std::make_unique<impl>(ioc, db, rules, cfg, metrics, clock)) {}
+    : impl_(std::make_shared<impl>(ioc, db, rules, cfg, metrics, clock)) {}
 
 conversation_hub::~conversation_hub() = default;
 
@@ -229,7 +229,7 @@ std::shared_ptr<conversation> conversation_hub::impl::adopt(const store::convers
     return c;
   }
   *existed = false;
-  std::shared_ptr<conversation> c(new conversation(*this, row.id));
+  std::shared_ptr<conversation> c(new conversation(shared_from_this(), row.id));
   c->s_->state = row.state;
   c->s_->team = row.team;
   c->s_->last_seq = row.last_seq;
@@ -247,7 +247,7 @@ void conversation_hub::impl::forget(const std::string& id) {
 void conversation_hub::hello(const std::shared_ptr<visitor_link>& link, protocol::hello h,
                              opened done) {
   if (h.token.empty()) return impl_->create(link, std::move(done));
-  impl* self = impl_.get();
+  std::shared_ptr<impl> self = impl_;
   std::string token = h.token;
   self->db.find_conversation_by_token(
       token_hash(token), [self, link, h = std::move(h), done = std::move(done)](
@@ -279,7 +279,7 @@ void conversation_hub::impl::create(const std::shared_ptr<visitor_link>& link, o
   std::string token = core::random_hex(16);  // 128 random bits
   nc.token_hash = token_hash(token);
   nc.ts_ms = clock.now_ms();
-  db.create_conversation(std::move(nc), [this, link, token = std::move(token),
+  db.create_conversation(std::move(nc), [this, keep = shared_from_this(), link, token = std::move(token),
                                          done = std::move(done)](
                                             core::result<store::conversation_row> r) mutable {
     if (!r.ok()) {
@@ -300,10 +300,10 @@ void conversation_hub::impl::create(const std::shared_ptr<visitor_link>& link, o
 
 // ------------------------------------------------------------ conversation
 
-conversation::conversation(conversation_hub::impl& hub, std::string id)
-    : hub_(hub), id_(std::move(id)), s_(std::make_unique<state_data>(hub.ioc)) {}
+conversation::conversation(std::shared_ptr<conversation_hub::impl> hub, std::string id)
+    : hub_(std::move(hub)), id_(std::move(id)), s_(std::make_unique<state_data>(hub_->ioc)) {}
 
-conversation::~conversation() { hub_.forget(id_); }
+conversation::~conversation() { hub_->forget(id_); }
 
 namespace {
 
@@ -358,7 +358,7 @@ void conversation::attach(const std::shared_ptr<visitor_link>& link, std::int64_
 void conversation::replay(const visitor_link* key, std::int64_t client_last) {
   state_data& s = *s_;
   const std::int64_t upto = s.last_seq;
-  const std::int64_t window = std::max(1, hub_.cfg.limits.replay_window);
+  const std::int64_t window = std::max(1, hub_->cfg.limits.replay_window);
   auto entry = std::find_if(s.links.begin(), s.links.end(), [&](const auto& e) { return e.key == key; });
   if (entry == s.links.end()) return;
   std::int64_t after = client_last;
@@ -371,7 +371,7 @@ void conversation::replay(const visitor_link* key, std::int64_t client_last) {
   if (after >= upto) return;
   entry->replaying = true;
   auto self = shared_from_this();
-  hub_.db.messages_after(
+  hub_->db.messages_after(
       id_, after, static_cast<int>(upto - after),
       [self, key, upto](core::result<std::vector<store::message_row>> rows) mutable {
         asio::post(self->s_->strand, [self, key, upto, rows = std::move(rows)] {
@@ -418,11 +418,11 @@ void conversation::on_message(const std::shared_ptr<visitor_link>& from, protoco
       return;
     }
     // At most visitor_messages_per_10s per conversation, whatever the tabs.
-    const std::int64_t now = self->hub_.clock.now_ms();
+    const std::int64_t now = self->hub_->clock.now_ms();
     while (!s.recent.empty() && s.recent.front() <= now - k_rate_window_ms) s.recent.pop_front();
-    const auto limit = static_cast<std::size_t>(std::max(1, self->hub_.cfg.limits.visitor_messages_per_10s));
+    const auto limit = static_cast<std::size_t>(std::max(1, self->hub_->cfg.limits.visitor_messages_per_10s));
     if (s.recent.size() >= limit) {
-      self->hub_.metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      self->hub_->metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
       if (link) {
         link->send(make_frame(protocol::encode_error(protocol::errc::rate_limited,
                                                      "too many messages; wait a few seconds",
@@ -472,7 +472,7 @@ void conversation::became_idle() {
 void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::message m,
                                  std::int64_t t_in_ns) {
   state_data& s = *s_;
-  const std::int64_t now = hub_.clock.now_ms();
+  const std::int64_t now = hub_->clock.now_ms();
   store::new_turn turn;
   turn.ts_ms = now;
   store::new_message vm;
@@ -500,10 +500,10 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
     turn.events.push_back({"reopened", id_, "", now});
   }
   if (p.state == "bot") {
-    const auto snap = hub_.rules.get();
+    const auto snap = hub_->rules.get();
     dialog::decision d;
     if (snap) {
-      d = hub_.router.route(m.payload.empty() ? std::string_view(m.text) : std::string_view(m.payload),
+      d = hub_->router.route(m.payload.empty() ? std::string_view(m.text) : std::string_view(m.payload),
                             p.dstate, *snap, s.rng);
     } else {
       d.kind = dialog::decision_kind::fallback;
@@ -549,7 +549,7 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
   if (p.state != s.state || p.team != s.team) turn.state = store::state_change{p.state, p.team};
   turn.visitor = std::move(vm);
   s.pending = std::move(p);
-  hub_.db.append_turn(std::move(turn), [self = shared_from_this()](
+  hub_->db.append_turn(std::move(turn), [self = shared_from_this()](
                                            core::result<store::turn_appended> r) mutable {
     asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
   });
@@ -563,7 +563,7 @@ void conversation::start_close(std::weak_ptr<visitor_link> from) {
   }
   store::new_turn turn;
   turn.conversation_id = id_;
-  turn.ts_ms = hub_.clock.now_ms();
+  turn.ts_ms = hub_->clock.now_ms();
   turn.state = store::state_change{"closed", ""};
   turn.events.push_back({"closed", id_, "{\"by\":\"visitor\"}", turn.ts_ms});
   state_data::pending_turn p;
@@ -571,7 +571,7 @@ void conversation::start_close(std::weak_ptr<visitor_link> from) {
   p.dstate = s.dstate;
   p.state = "closed";
   s.pending = std::move(p);
-  hub_.db.append_turn(std::move(turn), [self = shared_from_this()](
+  hub_->db.append_turn(std::move(turn), [self = shared_from_this()](
                                            core::result<store::turn_appended> r) mutable {
     asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
   });
@@ -582,7 +582,7 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   state_data::pending_turn p = std::move(*s.pending);
   s.pending.reset();
   auto from = p.from.lock();
-  net_metrics& metrics = hub_.metrics;
+  net_metrics& metrics = hub_->metrics;
   if (!r.ok()) {
     const core::status& st = r.error();
     if (st.code() != core::errc::conflict) {
@@ -648,14 +648,14 @@ void conversation::on_typing(const std::shared_ptr<visitor_link>& from, protocol
 }
 
 void conversation::on_feedback(const std::shared_ptr<visitor_link>& from, protocol::feedback f) {
-  hub_.db.record_feedback(id_, f.seq, f.helpful, hub_.clock.now_ms(),
+  hub_->db.record_feedback(id_, f.seq, f.helpful, hub_->clock.now_ms(),
                           [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from),
                            seq = f.seq](core::status st) {
                             if (st.ok()) return;
                             asio::post(self->s_->strand, [self, w, seq, st] {
                               auto link = w.lock();
                               if (!link) return;
-                              self->hub_.metrics.frame_errors.fetch_add(1, std::memory_order_relaxed);
+                              self->hub_->metrics.frame_errors.fetch_add(1, std::memory_order_relaxed);
                               link->send(make_frame(protocol::encode_error(
                                              error_code_for(st),
                                              st.code() == core::errc::not_found
@@ -679,8 +679,8 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
       }
       return;
     }
-    self->hub_.db.record_survey(
-        self->id_, sv.csat, std::move(sv.comment), self->hub_.clock.now_ms(),
+    self->hub_->db.record_survey(
+        self->id_, sv.csat, std::move(sv.comment), self->hub_->clock.now_ms(),
         [self, w](core::result<std::int64_t> r) {
           if (r.ok()) return;
           asio::post(self->s_->strand, [self, w, st = r.error()] {

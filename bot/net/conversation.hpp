@@ -71,7 +71,7 @@ class conversation_hub {
  private:
   friend class conversation;
   struct impl;
-  std::unique_ptr<impl> impl_;
+  std::shared_ptr<impl> impl_;  // shared with the conversations, which may outlive the hub
 };
 
 class conversation : public std::enable_shared_from_this<conversation> {
@@ -100,7 +100,7 @@ class conversation : public std::enable_shared_from_this<conversation> {
 
  private:
   friend class conversation_hub;
-  conversation(conversation_hub::impl& hub, std::string id);
+  conversation(std::shared_ptr<conversation_hub::impl> hub, std::string id);
   // Strand-only steps.
   void attach(const std::shared_ptr<visitor_link>& link, std::int64_t client_last,
               const std::string& token, bool resumed);
@@ -110,7 +110,7 @@ class conversation : public std::enable_shared_from_this<conversation> {
   void start_close(std::weak_ptr<visitor_link> from);
   void turn_done(core::result<store::turn_appended> r);
   void became_idle();
-  conversation_hub::impl& hub_;
+  const std::shared_ptr<conversation_hub::impl> hub_;
   const std::string id_;
   std::unique_ptr<state_data> s_;
 };
