@@ -383,9 +383,7 @@ void conversation::replay(const visitor_link* key, std::int64_t client_last) {
             if (!rows.ok()) {
               core::log::error("replay_failed", {{"conversation_id", self->id_},
                                                  {"error", rows.error().message()}});
-              link->send(make_frame(protocol::encode_error(protocol::errc::unavailable,
-                                                           "could not load the history; reconnect")),
-                         false);
+              self->send_error(link, protocol::errc::unavailable, "could not load the history; reconnect");
               link->close(1011);
             } else {
               for (const auto& m : rows.value()) {
@@ -409,12 +407,8 @@ void conversation::on_message(const std::shared_ptr<visitor_link>& from, protoco
     state_data& s = *self->s_;
     auto link = w.lock();
     if (s.stopping) {
-      if (link) {
-        link->send(make_frame(protocol::encode_error(protocol::errc::unavailable,
-                                                     "the server is restarting; send it again",
-                                                     m.client_msg_id)),
-                   false);
-      }
+      self->send_error(link, protocol::errc::unavailable, "the server is restarting; send it again",
+                       m.client_msg_id);
       return;
     }
     // At most visitor_messages_per_10s per conversation, whatever the tabs.
@@ -423,12 +417,8 @@ void conversation::on_message(const std::shared_ptr<visitor_link>& from, protoco
     const auto limit = static_cast<std::size_t>(std::max(1, self->hub_->cfg.limits.visitor_messages_per_10s));
     if (s.recent.size() >= limit) {
       self->hub_->metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
-      if (link) {
-        link->send(make_frame(protocol::encode_error(protocol::errc::rate_limited,
-                                                     "too many messages; wait a few seconds",
-                                                     m.client_msg_id)),
-                   false);
-      }
+      self->send_error(link, protocol::errc::rate_limited, "too many messages; wait a few seconds",
+                       m.client_msg_id);
       return;
     }
     s.recent.push_back(now);
@@ -588,18 +578,13 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
     if (st.code() != core::errc::conflict) {
       core::log::error("turn_failed", {{"conversation_id", id_}, {"error", st.message()}});
     }
-    if (from) {
-      const std::string_view code = error_code_for(st);
-      from->send(make_frame(protocol::encode_error(
-                     code,
-                     code == protocol::errc::conflict
-                         ? "this client_msg_id was already used for another message"
-                         : code == protocol::errc::unavailable ? "the server is busy; send it again"
-                                                               : "the message could not be stored",
-                     p.client_msg_id)),
-                 false);
-      metrics.frame_errors.fetch_add(1, std::memory_order_relaxed);
-    }
+    const std::string_view code = error_code_for(st);
+    send_error(from, code,
+               code == protocol::errc::conflict
+                   ? "this client_msg_id was already used for another message"
+                   : code == protocol::errc::unavailable ? "the server is busy; send it again"
+                                                         : "the message could not be stored",
+               p.client_msg_id);
     return next();
   }
   const store::turn_appended& t = r.value();
@@ -640,6 +625,14 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   next();
 }
 
+void conversation::send_error(const std::shared_ptr<visitor_link>& link, std::string_view code,
+                              const std::string& message, std::string_view client_msg_id) {
+  if (!link) return;
+  hub_->metrics.frame_errors.fetch_add(1, std::memory_order_relaxed);
+  core::log::info("ws_error", {{"conversation_id", id_}, {"code", code}});
+  link->send(make_frame(protocol::encode_error(code, message, client_msg_id)), false);
+}
+
 void conversation::on_typing(const std::shared_ptr<visitor_link>& from, protocol::typing t) {
   // Other tabs of the visitor need not know; an agent would (they are not
   // part of this protocol yet), so the frame is only validated.
@@ -653,15 +646,10 @@ void conversation::on_feedback(const std::shared_ptr<visitor_link>& from, protoc
                            seq = f.seq](core::status st) {
                             if (st.ok()) return;
                             asio::post(self->s_->strand, [self, w, seq, st] {
-                              auto link = w.lock();
-                              if (!link) return;
-                              self->hub_->metrics.frame_errors.fetch_add(1, std::memory_order_relaxed);
-                              link->send(make_frame(protocol::encode_error(
-                                             error_code_for(st),
-                                             st.code() == core::errc::not_found
-                                                 ? "no bot message has seq " + std::to_string(seq)
-                                                 : std::string("the feedback could not be stored"))),
-                                         false);
+                              self->send_error(w.lock(), error_code_for(st),
+                                               st.code() == core::errc::not_found
+                                                   ? "no bot message has seq " + std::to_string(seq)
+                                                   : std::string("the feedback could not be stored"));
                             });
                           });
 }
@@ -672,11 +660,7 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
     state_data& s = *self->s_;
     auto link = w.lock();
     if (s.state != "closed") {
-      if (link) {
-        link->send(make_frame(protocol::encode_error(protocol::errc::bad_state,
-                                                     "a survey is taken once the conversation is closed")),
-                   false);
-      }
+      self->send_error(link, protocol::errc::bad_state, "a survey is taken once the conversation is closed");
       return;
     }
     self->hub_->db.record_survey(
@@ -685,11 +669,7 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
           if (r.ok()) return;
           asio::post(self->s_->strand, [self, w, st = r.error()] {
             core::log::error("survey_failed", {{"conversation_id", self->id_}, {"error", st.message()}});
-            if (auto l = w.lock()) {
-              l->send(make_frame(protocol::encode_error(error_code_for(st),
-                                                        "the survey could not be stored")),
-                         false);
-            }
+            self->send_error(w.lock(), error_code_for(st), "the survey could not be stored");
           });
         });
   });
@@ -698,11 +678,7 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
 void conversation::on_contact(const std::shared_ptr<visitor_link>& from, protocol::contact c) {
   (void)c;
   asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from)] {
-    if (auto link = w.lock()) {
-      link->send(make_frame(protocol::encode_error(protocol::errc::bad_state,
-                                                   "no ticket was offered in this conversation")),
-                 false);
-    }
+    self->send_error(w.lock(), protocol::errc::bad_state, "no ticket was offered in this conversation");
   });
 }
 

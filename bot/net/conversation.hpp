@@ -110,6 +110,9 @@ class conversation : public std::enable_shared_from_this<conversation> {
   void start_close(std::weak_ptr<visitor_link> from);
   void turn_done(core::result<store::turn_appended> r);
   void became_idle();
+  // Sends an error frame (counted and logged with the conversation id).
+  void send_error(const std::shared_ptr<visitor_link>& link, std::string_view code,
+                  const std::string& message, std::string_view client_msg_id = {});
   const std::shared_ptr<conversation_hub::impl> hub_;
   const std::string id_;
   std::unique_ptr<state_data> s_;

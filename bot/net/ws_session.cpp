@@ -54,7 +54,7 @@ asio::awaitable<void> visitor_session::run(http::request<http::string_body> req)
   open_ = true;
   env_.metrics.ws_open.fetch_add(1, std::memory_order_relaxed);
   env_.metrics.ws_accepted.fetch_add(1, std::memory_order_relaxed);
-  core::log::debug("ws_open", {{"connection_id", id_}});
+  core::log::info("ws_open", {{"connection_id", id_}});
 
   // The hello must come within the handshake timeout.
   asio::steady_timer hello_timer(ws_.get_executor(),
@@ -179,7 +179,7 @@ void visitor_session::on_hello(protocol::hello h) {
 void visitor_session::error(std::string_view code, std::string message,
                             std::string_view client_msg_id) {
   env_.metrics.frame_errors.fetch_add(1, std::memory_order_relaxed);
-  core::log::debug("frame_error", {{"connection_id", id_},
+  core::log::info("ws_error", {{"connection_id", id_},
                                    {"conversation_id", conv_ ? std::string_view(conv_->id()) : std::string_view()},
                                    {"code", code}});
   enqueue(std::make_shared<const std::string>(protocol::encode_error(code, message, client_msg_id)),
