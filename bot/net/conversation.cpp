@@ -249,14 +249,17 @@ void conversation_hub::hello(const std::shared_ptr<visitor_link>& link, protocol
   if (h.token.empty()) return impl_->create(link, std::move(done));
   std::shared_ptr<impl> self = impl_;
   std::string token = h.token;
+  // The store holds its callbacks on its own threads: they keep the
+  // connection only weakly, so that it is never destroyed there.
   self->db.find_conversation_by_token(
-      token_hash(token), [self, link, h = std::move(h), done = std::move(done)](
-                             core::result<store::conversation_row> r) mutable {
+      token_hash(token), [self, link = std::weak_ptr<visitor_link>(link), h = std::move(h),
+                          done = std::move(done)](core::result<store::conversation_row> r) mutable {
         if (!r.ok()) {
           if (r.error().code() == core::errc::not_found) {
             // Not ours (or the database was reset): a fresh conversation,
             // with a new token in the welcome.
-            return self->create(link, std::move(done));
+            if (auto l = link.lock()) return self->create(l, std::move(done));
+            return;
           }
           core::log::error("resume_failed", {{"error", r.error().message()}});
           return done(r.error());
@@ -265,9 +268,9 @@ void conversation_hub::hello(const std::shared_ptr<visitor_link>& link, protocol
         auto c = self->adopt(r.value(), &existed);
         self->metrics.conversations_resumed.fetch_add(1, std::memory_order_relaxed);
         const std::int64_t client_last = h.last_seq.value_or(0);
-        asio::post(c->s_->strand, [c, link, client_last, token = std::move(h.token),
+        asio::post(c->s_->strand, [c, link = std::move(link), client_last, token = std::move(h.token),
                                    done = std::move(done)] {
-          c->attach(link, client_last, token, true);
+          if (auto l = link.lock()) c->attach(l, client_last, token, true);
           done(c);
         });
       });
@@ -279,8 +282,8 @@ void conversation_hub::impl::create(const std::shared_ptr<visitor_link>& link, o
   std::string token = core::random_hex(16);  // 128 random bits
   nc.token_hash = token_hash(token);
   nc.ts_ms = clock.now_ms();
-  db.create_conversation(std::move(nc), [this, keep = shared_from_this(), link, token = std::move(token),
-                                         done = std::move(done)](
+  db.create_conversation(std::move(nc), [this, keep = shared_from_this(), link = std::weak_ptr<visitor_link>(link),
+                                         token = std::move(token), done = std::move(done)](
                                             core::result<store::conversation_row> r) mutable {
     if (!r.ok()) {
       core::log::error("conversation_create_failed", {{"error", r.error().message()}});
@@ -290,9 +293,9 @@ void conversation_hub::impl::create(const std::shared_ptr<visitor_link>& link, o
     auto c = adopt(r.value(), &existed);
     metrics.conversations_started.fetch_add(1, std::memory_order_relaxed);
     core::log::info("conversation_started", {{"conversation_id", r.value().id}});
-    asio::post(c->s_->strand, [c, link, token = std::move(token), done = std::move(done)] {
+    asio::post(c->s_->strand, [c, link = std::move(link), token = std::move(token), done = std::move(done)] {
       c->s_->token = token;
-      c->attach(link, 0, token, false);
+      if (auto l = link.lock()) c->attach(l, 0, token, false);
       done(c);
     });
   });
@@ -388,8 +391,7 @@ void conversation::replay(const visitor_link* key, std::int64_t client_last) {
             } else {
               for (const auto& m : rows.value()) {
                 if (m.seq > upto) break;
-                link->send(message_frame(m.seq, m.from, m.text, m.ts_ms, m.client_msg_id, m.meta_json),
-                           false);
+                link->send_history(message_frame(m.seq, m.from, m.text, m.ts_ms, m.client_msg_id, m.meta_json));
               }
             }
             for (auto& [f, droppable] : e->held) link->send(std::move(f), droppable);

@@ -44,6 +44,10 @@ class visitor_link {
   // Queues a text frame. A droppable frame (typing) is the first to go when
   // the client reads too slowly.
   virtual void send(shared_frame frame, bool droppable) = 0;
+  // Queues a replayed message (resume). These do not count against the
+  // outbound queue bound: a resume sends up to limits.replay_window of them
+  // at once, however fast the client reads.
+  virtual void send_history(shared_frame frame) = 0;
   // Sends what is queued, then closes with `code`.
   virtual void close(std::uint16_t code) = 0;
 };

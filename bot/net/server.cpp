@@ -334,6 +334,10 @@ asio::awaitable<void> server::impl::accept_loop() {
       co_await t.async_wait(use_tuple);
       continue;
     }
+    // Replies are small and come in pairs (ack, then the answer): without
+    // TCP_NODELAY the second waits for the client's delayed ACK (~40 ms).
+    beast::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     auto conn = std::make_shared<connection>(std::move(socket));
     std::uint64_t id;
     {

@@ -103,6 +103,7 @@ asio::awaitable<void> visitor_session::run(http::request<http::string_body> req)
                    {"frames_out", frames_out_}});
   conv_.reset();
   queue_.clear();
+  history_queued_ = 0;
 }
 
 void visitor_session::handle(protocol::decoded d, std::int64_t t_in_ns) {
@@ -192,6 +193,12 @@ void visitor_session::send(shared_frame frame, bool droppable) {
   });
 }
 
+void visitor_session::send_history(shared_frame frame) {
+  asio::post(ws_.get_executor(), [s = shared_from_this(), frame = std::move(frame)]() mutable {
+    s->enqueue(std::move(frame), false, true);
+  });
+}
+
 void visitor_session::close(std::uint16_t code) {
   asio::post(ws_.get_executor(), [s = shared_from_this(), code] { s->begin_close(code); });
 }
@@ -211,10 +218,10 @@ void visitor_session::shutdown() {
   });
 }
 
-void visitor_session::enqueue(shared_frame frame, bool droppable) {
+void visitor_session::enqueue(shared_frame frame, bool droppable, bool history) {
   if (!open_ || close_code_ != 0) return;
   const auto max = static_cast<std::size_t>(std::max(1, env_.limits.outbound_queue));
-  if (queue_.size() >= max) {
+  if (!history && queue_.size() - history_queued_ >= max) {
     if (droppable) {
       env_.metrics.frames_dropped.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -232,11 +239,13 @@ void visitor_session::enqueue(shared_frame frame, bool droppable) {
                                          {"conversation_id", conv_ ? std::string_view(conv_->id()) : std::string_view()},
                                          {"queued", queue_.size()}});
       queue_.erase(first, queue_.end());
+      history_queued_ = queue_.size() == 1 && queue_.front().history ? 1 : 0;
       begin_close(static_cast<std::uint16_t>(websocket::close_code::policy_error));
       return;
     }
   }
-  queue_.push_back({std::move(frame), droppable});
+  if (history) ++history_queued_;
+  queue_.push_back({std::move(frame), droppable, history});
   if (!writing_) write_next();
 }
 
@@ -253,17 +262,24 @@ void visitor_session::write_next() {
   writing_ = true;
   ws_.async_write(asio::buffer(*queue_.front().frame),
                   [s = shared_from_this()](beast::error_code ec, std::size_t) {
-                    if (!s->queue_.empty()) s->queue_.pop_front();
+                    s->pop_front();
                     if (ec) {
                       // The read side sees the failure too and ends the session.
                       s->writing_ = false;
                       s->queue_.clear();
+                      s->history_queued_ = 0;
                       return;
                     }
                     ++s->frames_out_;
                     s->env_.metrics.frames_out.fetch_add(1, std::memory_order_relaxed);
                     s->write_next();
                   });
+}
+
+void visitor_session::pop_front() {
+  if (queue_.empty()) return;
+  if (queue_.front().history) --history_queued_;
+  queue_.pop_front();
 }
 
 void visitor_session::begin_close(std::uint16_t code) {

@@ -40,6 +40,7 @@ class visitor_session final : public visitor_link,
   boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::string_body> req);
 
   void send(shared_frame frame, bool droppable) override;
+  void send_history(shared_frame frame) override;
   void close(std::uint16_t code) override;
   // Server shutdown: finish the conversation's turns in flight, then 1001.
   void shutdown();
@@ -48,13 +49,15 @@ class visitor_session final : public visitor_link,
   struct out_frame {
     shared_frame frame;
     bool droppable = false;
+    bool history = false;  // a replayed message: not counted against the bound
   };
 
   void handle(protocol::decoded d, std::int64_t t_in_ns);
   void dispatch(protocol::visitor_frame f, std::int64_t t_in_ns);
   void on_hello(protocol::hello h);
   void error(std::string_view code, std::string message, std::string_view client_msg_id = {});
-  void enqueue(shared_frame frame, bool droppable);
+  void enqueue(shared_frame frame, bool droppable, bool history = false);
+  void pop_front();
   void write_next();
   void begin_close(std::uint16_t code);
 
@@ -65,6 +68,7 @@ class visitor_session final : public visitor_link,
   bool hello_pending_ = false;
   std::vector<std::pair<protocol::visitor_frame, std::int64_t>> early_;  // frames sent before welcome
   std::deque<out_frame> queue_;
+  std::size_t history_queued_ = 0;  // frames of queue_ with `history`
   bool writing_ = false;
   std::uint16_t close_code_ = 0;  // a close was asked for
   bool closing_ = false;          // async_close started
