@@ -7,6 +7,8 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <thread>
+#include <exception>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -18,10 +20,17 @@ namespace {
 using fmap = std::unordered_map<std::uint64_t, float>;
 using sparse = std::vector<feature>;
 
+// A term of the nearest-variant index and its weight in a vector.
+struct term_weight {
+  std::uint32_t term;
+  float value;
+};
+
 struct sample {
   int article = 0;
   sparse x;  // model features (tf-idf, L2-normalised)
   sparse q;  // nearest-variant features (word tf-idf, L2-normalised)
+  std::vector<term_weight> terms;  // q as index terms, in q's order
   std::string text;
 };
 
@@ -37,6 +46,93 @@ void normalise(sparse& v) {
   for (auto& f : v) f.value *= inv;
 }
 
+// A linear model: hashed (feature, article) weights and a bias per article.
+struct model {
+  std::vector<float> weights;
+  std::vector<float> bias;
+};
+
+// An article near a message: its best cosine to one of its variants, and
+// that variant.
+struct near {
+  int article;
+  float sim;
+  std::uint32_t sample;
+};
+
+// One thread's working space for nearest-variant lookups. Between lookups
+// `acc` is all 0 and `where`/`where_kept` are all -1. Aligned to a cache
+// line: the scratch of two threads must not share one.
+struct alignas(64) knn_scratch {
+  std::vector<float> acc;               // cosine per sample
+  std::vector<std::uint32_t> touched;   // samples whose acc is not 0
+  std::vector<std::int32_t> where;      // article -> its position in a list being built, -1 when none
+  std::vector<std::int32_t> where_kept;  // the same for a second list built in the same pass
+  std::vector<near> best, best_kept;     // the lists being built (every article met)
+  std::vector<std::int32_t> position;    // term -> its position in the vector looked up, -1 when absent
+  std::vector<float> value;              // a variant's value of each term looked up
+  std::vector<float> sims;               // kth_best()'s working copy
+  struct cursor {
+    std::size_t j;     // the term's position in the vector looked up
+    std::size_t next;  // its first unread posting
+  };
+  std::vector<cursor> cursors;  // lookup()'s long posting lists
+};
+
+// Adds a variant's cosine to `out`, keeping each article's best (a dense
+// article table instead of a hash map: one allocation per article touched
+// dominated the build).
+void keep_best(std::vector<near>& out, std::vector<std::int32_t>& where, const near& n) {
+  std::int32_t& w = where[static_cast<std::size_t>(n.article)];
+  if (w < 0) {
+    w = static_cast<std::int32_t>(out.size());
+    out.push_back(n);
+  } else if (n.sim > out[static_cast<std::size_t>(w)].sim) {
+    out[static_cast<std::size_t>(w)] = n;
+  }
+}
+
+// The `k` best of `out`, best first; resets `where`. (sim, article) is a
+// strict total order: the result does not depend on the order articles were
+// met in.
+void finish_best(std::vector<near>& out, std::vector<std::int32_t>& where, std::size_t k) {
+  for (const auto& n : out) where[static_cast<std::size_t>(n.article)] = -1;
+  const auto by_sim = [](const near& l, const near& r) { return l.sim != r.sim ? l.sim > r.sim : l.article < r.article; };
+  if (out.size() > k) {
+    std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(), by_sim);
+    out.resize(k);
+  } else {
+    std::sort(out.begin(), out.end(), by_sim);
+  }
+}
+
+// Runs work(i, worker) for every i in [0, n) on up to `threads` threads (the
+// caller's included); worker < threads numbers the thread, which takes every
+// threads-th block of `block` consecutive i. Work items must be independent;
+// the first exception is rethrown here once all threads have finished.
+template <typename F>
+void for_each_index(std::size_t n, int threads, std::size_t block, const F& work) {
+  const std::size_t blocks = (n + block - 1) / block;
+  const std::size_t t = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), 1, std::max<std::size_t>(blocks, 1));
+  std::vector<std::exception_ptr> errors(t);
+  const auto slice = [&](std::size_t first) {
+    try {
+      for (std::size_t b = first; b < blocks; b += t) {
+        for (std::size_t i = b * block; i < std::min(n, (b + 1) * block); ++i) work(i, first);
+      }
+    } catch (...) {
+      errors[first] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t first = 1; first < t; ++first) pool.emplace_back(slice, first);
+  slice(0);
+  for (auto& th : pool) th.join();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
 }  // namespace
 
 struct kb_index::impl {
@@ -45,12 +141,13 @@ struct kb_index::impl {
   std::unordered_map<std::uint64_t, float> idf_word, idf_char;
   std::unordered_set<std::uint64_t> knn_skip;  // stop-word unigrams: too common to index
   std::vector<sample> samples;
-  std::vector<std::int32_t> article_of;  // samples[i].article, packed: nearest() reads it per hit
-  std::unordered_map<std::uint64_t, std::vector<std::pair<std::uint32_t, float>>> postings;
+  std::vector<std::int32_t> article_of;  // samples[i].article, packed: the lookups read it per hit
+  // The nearest-variant index: term -> (variant, value), by variant.
+  std::unordered_map<std::uint64_t, std::uint32_t> knn_terms;  // feature id -> term
+  std::vector<std::vector<std::pair<std::uint32_t, float>>> postings;
+  std::size_t common_postings = 0;  // lists longer than this are read last (lookup())
   std::vector<std::unordered_set<std::string>> article_stems;
-  std::vector<float> weights;
-  std::vector<float> bias;
-  std::vector<bool> active;        // samples used by training and nearest()
+  model trained;
   std::vector<double> calibration;  // confidence per probability bin
   std::size_t held_out = 0;
   std::uint64_t mask = 0;
@@ -66,9 +163,9 @@ struct kb_index::impl {
     return static_cast<std::size_t>(h & mask);
   }
 
-  float score(const sparse& x, int article) const {
-    float s = bias[static_cast<std::size_t>(article)];
-    for (const auto& f : x) s += f.value * weights[slot(f.id, article)];
+  float score(const model& m, const sparse& x, int article) const {
+    float s = m.bias[static_cast<std::size_t>(article)];
+    for (const auto& f : x) s += f.value * m.weights[slot(f.id, article)];
     return s;
   }
 
@@ -99,60 +196,139 @@ struct kb_index::impl {
     normalise(q);
   }
 
-  // Per article, the best cosine to one of its variants (skipping sample
-  // `exclude`); the `k` best articles, best first, with that variant.
-  struct near {
-    int article;
-    float sim;
-    std::uint32_t sample;
-  };
-  std::vector<near> nearest(const sparse& q, std::size_t k, std::int64_t exclude) const {
-    thread_local std::vector<float> acc;
-    thread_local std::vector<std::uint32_t> touched;
-    // Article -> its position in `out`, -1 when none yet: a dense table
-    // instead of a hash map (one allocation per article touched dominated the
-    // build). Left all -1 on return.
-    thread_local std::vector<std::int32_t> where;
-    if (acc.size() < samples.size()) acc.assign(samples.size(), 0.0f);
-    if (where.size() < article_stems.size()) where.assign(article_stems.size(), -1);
-    touched.clear();
+  void prepare(knn_scratch& sc) const {
+    if (sc.acc.size() < samples.size()) sc.acc.assign(samples.size(), 0.0f);
+    if (sc.where.size() < article_stems.size()) sc.where.assign(article_stems.size(), -1);
+    if (sc.where_kept.size() < article_stems.size()) sc.where_kept.assign(article_stems.size(), -1);
+    if (sc.position.size() < postings.size()) sc.position.assign(postings.size(), -1);
+  }
+
+  // The terms of `q` in the nearest-variant index, in q's order.
+  std::vector<term_weight> knn_terms_of(const sparse& q) const {
+    std::vector<term_weight> out;
     for (const auto& f : q) {
-      const auto it = postings.find(f.id);
-      if (it == postings.end()) continue;
-      for (const auto& [s, v] : it->second) {
-        if (acc[s] == 0.0f) touched.push_back(s);
-        acc[s] += f.value * v;
-      }
-    }
-    std::vector<near> out;
-    for (std::uint32_t s : touched) {
-      const float v = acc[s];
-      acc[s] = 0.0f;
-      if (static_cast<std::int64_t>(s) == exclude || !active[s]) continue;
-      const int a = article_of[s];
-      std::int32_t& w = where[static_cast<std::size_t>(a)];
-      if (w < 0) {
-        w = static_cast<std::int32_t>(out.size());
-        out.push_back({a, v, s});
-      } else if (v > out[static_cast<std::size_t>(w)].sim) {
-        out[static_cast<std::size_t>(w)] = {a, v, s};
-      }
-    }
-    for (const auto& n : out) where[static_cast<std::size_t>(n.article)] = -1;
-    // (sim, article) is a strict total order: the result does not depend on
-    // the order articles were met in.
-    const auto by_sim = [](const near& l, const near& r) { return l.sim != r.sim ? l.sim > r.sim : l.article < r.article; };
-    if (out.size() > k) {
-      std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(), by_sim);
-      out.resize(k);
-    } else {
-      std::sort(out.begin(), out.end(), by_sim);
+      const auto it = knn_terms.find(f.id);
+      if (it != knn_terms.end()) out.push_back({it->second, f.value});
     }
     return out;
   }
 
-  // Articles scored for a message: the nearest by variant similarity (all
-  // articles when there are no more than opt.candidates), with probabilities.
+  // The articles nearest to a vector with terms `qt` by their variants
+  // (each article's best cosine), best first, at most opt.candidates, into
+  // sc.best; skips sample `exclude`. With `held`, also the same among the
+  // variants not held out, into sc.best_kept.
+  //
+  // Long posting lists (common word pairs such as "how do") would be most of
+  // the work and rarely decide the result. They are sorted by value, highest
+  // first, and read only as far as needed (the threshold algorithm): every
+  // variant met in a short list or a read part of a long one is scored
+  // exactly; a variant not met yet scores at most `bound`, the sum over the
+  // long lists of the term's weight times the next unread value, and once
+  // that is below the k-th best article met, none can enter the list. The
+  // lists are exactly those of a full scan, and every cosine is summed in the
+  // same order (that of `qt`) whichever way the variant was met.
+  void lookup(const std::vector<term_weight>& qt, std::int64_t exclude, const std::vector<char>* held,
+              knn_scratch& sc) const {
+    const std::size_t k = static_cast<std::size_t>(opt.candidates);
+    prepare(sc);
+    sc.best.clear();
+    sc.best_kept.clear();
+    sc.touched.clear();
+    sc.value.assign(qt.size(), 0.0f);
+    for (std::size_t j = 0; j < qt.size(); ++j) sc.position[qt[j].term] = static_cast<std::int32_t>(j);
+    const auto meet = [&](std::uint32_t s) {
+      if (sc.acc[s] != 0.0f) return;
+      sc.acc[s] = 1.0f;  // a mark: met
+      sc.touched.push_back(s);
+      if (static_cast<std::int64_t>(s) == exclude) return;
+      // Its value of each term of qt (0 when absent: adding +0 changes no sum).
+      for (const auto& t : samples[s].terms) {
+        const std::int32_t p = sc.position[t.term];
+        if (p >= 0) sc.value[static_cast<std::size_t>(p)] = t.value;
+      }
+      float sim = 0.0f;
+      for (std::size_t j = 0; j < qt.size(); ++j) {
+        if (sc.value[j] != 0.0f) sim += qt[j].value * sc.value[j];
+        sc.value[j] = 0.0f;
+      }
+      keep_best(sc.best, sc.where, {article_of[s], sim, s});
+      if (held && !(*held)[s]) keep_best(sc.best_kept, sc.where_kept, {article_of[s], sim, s});
+    };
+    auto& long_lists = sc.cursors;
+    long_lists.clear();
+    for (std::size_t j = 0; j < qt.size(); ++j) {
+      const auto& list = postings[qt[j].term];
+      if (list.size() > common_postings) {
+        long_lists.push_back({j, 0});
+      } else {
+        for (const auto& e : list) meet(e.first);
+      }
+    }
+    for (;;) {
+      float bound = 0.0f, top = -1.0f;
+      knn_scratch::cursor* read = nullptr;
+      for (auto& c : long_lists) {
+        const auto& list = postings[qt[c.j].term];
+        if (c.next >= list.size()) continue;
+        const float b = qt[c.j].value * list[c.next].second;
+        bound += b;
+        if (b > top) {
+          top = b;
+          read = &c;
+        }
+      }
+      if (read == nullptr || bound < kth_best(held ? sc.best_kept : sc.best, k, sc)) break;
+      // Read on in the list that bounds most, twice as far as before.
+      const auto& list = postings[qt[read->j].term];
+      const std::size_t end = std::min(list.size(), read->next + std::max<std::size_t>(32, read->next));
+      for (; read->next < end; ++read->next) meet(list[read->next].first);
+    }
+    for (std::uint32_t s : sc.touched) sc.acc[s] = 0.0f;
+    for (const auto& t : qt) sc.position[t.term] = -1;
+    finish_best(sc.best, sc.where, k);
+    if (held) finish_best(sc.best_kept, sc.where_kept, k);
+  }
+
+  // The k-th best similarity in `list` (one entry per article), -1 when it
+  // has fewer than k.
+  static float kth_best(const std::vector<near>& list, std::size_t k, knn_scratch& sc) {
+    if (k == 0 || list.size() < k) return -1.0f;
+    sc.sims.clear();
+    for (const auto& n : list) sc.sims.push_back(n.sim);
+    std::nth_element(sc.sims.begin(), sc.sims.begin() + static_cast<long>(k - 1), sc.sims.end(), std::greater<>());
+    return sc.sims[k - 1];
+  }
+
+  // The articles with the variants nearest to `q`, best first, at most opt.candidates.
+  std::vector<near> nearest(const sparse& q) const {
+    thread_local knn_scratch sc;
+    lookup(knn_terms_of(q), -1, nullptr, sc);
+    return sc.best;
+  }
+
+  // For every variant, the articles nearest to it by their other variants:
+  // `all` among every other variant (the final training) and, when `held`
+  // marks variants, `kept` among those not held out (the calibration run, and
+  // the ranking of the held-out ones). Variants are independent: they are
+  // split over opt.build_threads threads and the lists are the same whatever
+  // the split.
+  void candidate_lists(const std::vector<char>& held, bool any_held, std::vector<std::vector<near>>& all,
+                       std::vector<std::vector<near>>& kept) const {
+    all.assign(samples.size(), {});
+    kept.assign(any_held ? samples.size() : 0, {});
+    std::vector<knn_scratch> scratch(static_cast<std::size_t>(std::max(opt.build_threads, 1)));
+    for_each_index(samples.size(), opt.build_threads, 256, [&](std::size_t i, std::size_t worker) {
+      knn_scratch& sc = scratch[worker];
+      std::vector<term_weight> qt(samples[i].terms.begin(), samples[i].terms.end());
+      lookup(qt, static_cast<std::int64_t>(i), any_held ? &held : nullptr, sc);
+      all[i].assign(sc.best.begin(), sc.best.end());
+      if (any_held) kept[i].assign(sc.best_kept.begin(), sc.best_kept.end());
+    });
+  }
+
+  // Articles scored for a message with its nearest articles `near_list`
+  // (all articles when there are no more than opt.candidates), with
+  // probabilities, best first.
   struct scored {
     int article;
     float score;
@@ -160,10 +336,10 @@ struct kb_index::impl {
     std::int64_t sample;  // nearest variant, -1 when none shares a word
     double p;
   };
-  std::vector<scored> rank(const sparse& x, const sparse& q, std::int64_t exclude, std::size_t n_articles) const {
+  std::vector<scored> rank(const model& m, const sparse& x, const std::vector<near>& near_list) const {
     const std::size_t k = static_cast<std::size_t>(opt.candidates);
+    const std::size_t n_articles = article_stems.size();
     std::vector<scored> out;
-    const auto near_list = nearest(q, k, exclude);
     if (n_articles <= k) {
       for (std::size_t a = 0; a < n_articles; ++a) out.push_back({static_cast<int>(a), 0, 0, -1, 0});
       for (const auto& n : near_list) out[static_cast<std::size_t>(n.article)] = {n.article, 0, n.sim, n.sample, 0};
@@ -172,7 +348,7 @@ struct kb_index::impl {
     }
     if (out.empty()) return out;
     float mx = -1e30f;
-    for (auto& c : out) mx = std::max(mx, c.score = score(x, c.article) + opt.similarity_weight * c.sim);
+    for (auto& c : out) mx = std::max(mx, c.score = score(m, x, c.article) + opt.similarity_weight * c.sim);
     double z = 0;
     for (auto& c : out) z += c.p = std::exp(double(c.score - mx));
     // Fewer articles than candidates share a word with the message: the
@@ -186,46 +362,60 @@ struct kb_index::impl {
     return out;
   }
 
-  // Softmax regression by SGD over the samples marked `active`, each against
-  // its nearest competing articles. Deterministic for a given seed.
-  void train(std::size_t n_articles) {
-    std::fill(weights.begin(), weights.end(), 0.0f);
-    std::fill(bias.begin(), bias.end(), 0.0f);
+  // Softmax regression by SGD over the samples `ids` (ascending), each
+  // against its nearest competing articles `lists[i]`. Deterministic for a
+  // given seed; reads only the samples and their lists.
+  model train(const std::vector<std::uint32_t>& ids, const std::vector<std::vector<near>>& lists) const {
+    const std::size_t n_articles = article_stems.size();
+    model m;
+    m.weights.assign(static_cast<std::size_t>(mask) + 1, 0.0f);
+    m.bias.assign(n_articles, 0.0f);
     const std::size_t k = static_cast<std::size_t>(opt.candidates);
     struct cand {
       int article;
       float sim;
     };
     std::vector<std::vector<cand>> cands(samples.size());
-    std::vector<std::size_t> order;
-    for (std::size_t i = 0; i < samples.size(); ++i) {
-      if (!active[i]) continue;
-      order.push_back(i);
+    for (std::uint32_t i : ids) {
       std::vector<cand>& c = cands[i];
-      const auto near_list = nearest(samples[i].q, k, static_cast<std::int64_t>(i));
       if (n_articles <= k) {
         for (std::size_t a = 0; a < n_articles; ++a) c.push_back({static_cast<int>(a), 0.0f});
-        for (const auto& n : near_list) c[static_cast<std::size_t>(n.article)].sim = n.sim;
+        for (const auto& n : lists[i]) c[static_cast<std::size_t>(n.article)].sim = n.sim;
       } else {
-        for (const auto& n : near_list) c.push_back({n.article, n.sim});
+        for (const auto& n : lists[i]) c.push_back({n.article, n.sim});
         if (std::none_of(c.begin(), c.end(), [&](const cand& x) { return x.article == samples[i].article; })) {
           c.push_back({samples[i].article, 0.0f});
         }
       }
     }
+    std::vector<std::uint32_t> order = ids;
     std::mt19937_64 rng(opt.seed);
     std::vector<float> s, p;
+    // The weight slots of a sample's (feature, candidate) pairs, computed
+    // once per step and prefetched: the weight reads are cache misses.
+    std::vector<std::size_t> slots;
     for (int epoch = 0; epoch < opt.epochs; ++epoch) {
       std::shuffle(order.begin(), order.end(), rng);
       const float lr = 1.0f / (1.0f + 0.5f * static_cast<float>(epoch));
-      for (std::size_t i : order) {
+      for (std::uint32_t i : order) {
         const sample& smp = samples[i];
         const auto& c = cands[i];
+        const std::size_t nx = smp.x.size();
+        slots.resize(c.size() * nx);
+        for (std::size_t j = 0; j < c.size(); ++j) {
+          for (std::size_t t = 0; t < nx; ++t) {
+            const std::size_t sl = slot(smp.x[t].id, c[j].article);
+            slots[j * nx + t] = sl;
+            __builtin_prefetch(&m.weights[sl]);
+          }
+        }
         s.resize(c.size());
         p.resize(c.size());
         float mx = -1e30f;
         for (std::size_t j = 0; j < c.size(); ++j) {
-          mx = std::max(mx, s[j] = score(smp.x, c[j].article) + opt.similarity_weight * c[j].sim);
+          float sc = m.bias[static_cast<std::size_t>(c[j].article)];
+          for (std::size_t t = 0; t < nx; ++t) sc += smp.x[t].value * m.weights[slots[j * nx + t]];
+          mx = std::max(mx, s[j] = sc + opt.similarity_weight * c[j].sim);
         }
         float z = 0;
         for (std::size_t j = 0; j < c.size(); ++j) z += p[j] = std::exp(s[j] - mx);
@@ -233,42 +423,48 @@ struct kb_index::impl {
           const float g = p[j] / z - (c[j].article == smp.article ? 1.0f : 0.0f);
           if (std::fabs(g) < 1e-4f) continue;
           const float step = lr * g;
-          bias[static_cast<std::size_t>(c[j].article)] -= 0.1f * step;
-          for (const auto& f : smp.x) weights[slot(f.id, c[j].article)] -= step * f.value;
+          m.bias[static_cast<std::size_t>(c[j].article)] -= 0.1f * step;
+          for (std::size_t t = 0; t < nx; ++t) m.weights[slots[j * nx + t]] -= step * smp.x[t].value;
         }
       }
     }
+    return m;
   }
 
-  // Confidence calibration from the KB itself: a model trained without every
-  // fifth variant ranks those held-out variants; the share it gets right at
-  // each probability becomes the confidence for that probability (binned,
-  // smoothed towards the probability itself, made monotone).
-  void calibrate(std::size_t n_articles) {
-    std::vector<std::size_t> count_per_article(n_articles, 0), seen(n_articles, 0);
+  // The variants held out to calibrate confidence: every fifth variant of
+  // an article with at least four (its title and at least two variants stay
+  // in training).
+  std::vector<char> hold_out() const {
+    std::vector<std::size_t> count_per_article(article_stems.size(), 0), seen(article_stems.size(), 0);
     for (const auto& smp : samples) ++count_per_article[static_cast<std::size_t>(smp.article)];
-    std::vector<std::size_t> held;
+    std::vector<char> held(samples.size(), 0);
     for (std::size_t i = 0; i < samples.size(); ++i) {
       const auto a = static_cast<std::size_t>(samples[i].article);
-      // Keep an article's title and at least two variants in training.
-      if (count_per_article[a] >= 4 && ++seen[a] % 5 == 0) {
-        active[i] = false;
-        held.push_back(i);
-      }
+      if (count_per_article[a] >= 4 && ++seen[a] % 5 == 0) held[i] = 1;
     }
+    return held;
+  }
+
+  // Confidence calibration from the KB itself: a model trained without the
+  // held-out variants (`held`; `kept` are their candidate lists without the
+  // held-out variants) ranks them; the share it gets right at each
+  // probability becomes the confidence for that probability (binned,
+  // smoothed towards the probability itself, made monotone).
+  void calibrate(const std::vector<char>& held, const std::vector<std::vector<near>>& kept) {
+    std::vector<std::uint32_t> train_ids, held_ids;
+    for (std::size_t i = 0; i < samples.size(); ++i) (held[i] ? held_ids : train_ids).push_back(static_cast<std::uint32_t>(i));
     constexpr std::size_t bins = 20;
     std::vector<double> right(bins, 0), total(bins, 0);
-    if (held.size() >= 20) {
-      train(n_articles);
-      for (std::size_t i : held) {
-        const auto r = rank(samples[i].x, samples[i].q, static_cast<std::int64_t>(i), n_articles);
+    if (held_ids.size() >= 20) {
+      const model m = train(train_ids, kept);
+      for (std::uint32_t i : held_ids) {
+        const auto r = rank(m, samples[i].x, kept[i]);
         if (r.empty()) continue;
         const std::size_t b = std::min(bins - 1, static_cast<std::size_t>(r[0].p * bins));
         total[b] += 1;
         right[b] += r[0].article == samples[i].article ? 1 : 0;
       }
     }
-    std::fill(active.begin(), active.end(), true);
     calibration.assign(bins, 0);
     constexpr double prior = 5;  // pseudo-observations at the probability itself
     for (std::size_t b = 0; b < bins; ++b) {
@@ -298,7 +494,27 @@ struct kb_index::impl {
     for (std::size_t g = 0; g < val.size(); ++g) {
       for (std::size_t j = 0; j < len[g]; ++j) calibration[b++] = val[g];
     }
-    held_out = held.size();
+    held_out = held_ids.size();
+  }
+
+  // Nearest-variant lists, then the calibration run and the final training
+  // (independent: on two threads when opt.build_threads allows).
+  void fit() {
+    const std::vector<char> held = hold_out();
+    const bool any_held = std::count(held.begin(), held.end(), 1) >= 20;
+    std::vector<std::vector<near>> all, kept;
+    candidate_lists(held, any_held, all, kept);
+    std::vector<std::uint32_t> every(samples.size());
+    std::iota(every.begin(), every.end(), 0u);
+    for_each_index(2, opt.build_threads, 1, [&](std::size_t task, std::size_t) {
+      if (task == 0) {
+        trained = train(every, all);
+      } else if (any_held) {
+        calibrate(held, kept);
+      } else {
+        calibrate(held, all);
+      }
+    });
   }
 
   // The calibrated confidence for a top probability (interpolated between bins).
@@ -368,16 +584,23 @@ core::result<std::shared_ptr<const kb_index>> kb_index::build(kb_files files, co
   }
   for (std::size_t i = 0; i < docs.size(); ++i) {
     im.vectorize(docs[i], im.samples[i].x, im.samples[i].q);
-    for (const auto& f : im.samples[i].q) im.postings[f.id].emplace_back(static_cast<std::uint32_t>(i), f.value);
+    for (const auto& f : im.samples[i].q) {
+      const auto [it, added] = im.knn_terms.try_emplace(f.id, static_cast<std::uint32_t>(im.postings.size()));
+      if (added) im.postings.emplace_back();
+      im.postings[it->second].emplace_back(static_cast<std::uint32_t>(i), f.value);
+      im.samples[i].terms.push_back({it->second, f.value});
+    }
+  }
+  // Long enough that a lookup reads more of them than of all the others.
+  im.common_postings = std::max<std::size_t>(64, im.samples.size() / 256);
+  for (auto& list : im.postings) {
+    if (list.size() <= im.common_postings) continue;
+    std::sort(list.begin(), list.end(), [](const auto& l, const auto& r) { return l.second != r.second ? l.second > r.second : l.first < r.first; });
   }
 
   im.mask = (std::uint64_t(1) << options.weight_bits) - 1;
-  im.weights.assign(std::size_t(1) << options.weight_bits, 0.0f);
-  im.bias.assign(arts.size(), 0.0f);
-  im.active.assign(im.samples.size(), true);
   for (const auto& smp : im.samples) im.article_of.push_back(smp.article);
-  im.calibrate(arts.size());
-  im.train(arts.size());
+  im.fit();
 
   // FTS5 over analysed text (synonyms applied), one row per article.
   auto db = store::sqlite::db::open(":memory:", store::sqlite::open_mode::read_write_create);
@@ -471,7 +694,7 @@ std::vector<kb_match> kb_index::search(std::string_view text, std::size_t limit)
   sparse x, q;
   im.vectorize(a, x, q);
   if (x.empty()) return out;
-  const auto ranked = im.rank(x, q, -1, articles_.size());
+  const auto ranked = im.rank(im.trained, x, im.nearest(q));
   if (ranked.empty()) return out;
 
   // Coverage: the share of the message's content words the KB knows. A

@@ -39,6 +39,9 @@ struct kb_options {
   float char_weight = 0.5f;  // character n-grams relative to words
   float similarity_weight = 3.0f;  // cosine to the nearest variant, added to the model's score
   std::uint64_t seed = 42;   // training order
+  // Threads that build (the caller's included). The index and its answers
+  // are the same for any number: the work is split into independent parts.
+  int build_threads = 2;
 };
 
 struct kb_match {
