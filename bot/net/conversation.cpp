@@ -8,7 +8,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
-#include <deque>
 #include <random>
 #include <variant>
 #include <vector>
@@ -33,6 +32,13 @@ std::int64_t steady_now_ns() {
 }
 
 shared_frame make_frame(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+// Picks response variants. One per thread rather than per conversation: an
+// engine is 2.5 KB, and an idle conversation should stay small.
+std::mt19937_64& response_rng() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng;
+}
 
 // ---- the dialog state as the JSON kept in conversations.context_json
 
@@ -199,13 +205,14 @@ struct conversation::state_data {
   std::int64_t last_seq = 0;  // committed
   dialog::dialog_state dstate;
   std::vector<link_entry> links;
-  std::deque<work> inbox;
+  // Vectors, not deques: an idle conversation should cost no allocation
+  // (a std::deque allocates ~600 bytes when constructed), and both stay short.
+  std::vector<work> inbox;
   bool busy = false;
-  std::optional<pending_turn> pending;
+  std::unique_ptr<pending_turn> pending;  // only while a turn is in flight: idle conversations stay small
   bool stopping = false;
   std::vector<std::function<void()>> idle_waiters;
-  std::deque<std::int64_t> recent;  // times (ms) of recent messages, for the rate limit
-  std::mt19937_64 rng{std::random_device{}()};
+  std::vector<std::int64_t> recent;  // times (ms) of recent messages, for the rate limit
 };
 
 conversation_hub::conversation_hub(asio::io_context& ioc, store::store& db,
@@ -415,7 +422,8 @@ void conversation::on_message(const std::shared_ptr<visitor_link>& from, protoco
     }
     // At most visitor_messages_per_10s per conversation, whatever the tabs.
     const std::int64_t now = self->hub_->clock.now_ms();
-    while (!s.recent.empty() && s.recent.front() <= now - k_rate_window_ms) s.recent.pop_front();
+    s.recent.erase(s.recent.begin(), std::find_if(s.recent.begin(), s.recent.end(),
+                                                  [&](std::int64_t t) { return t > now - k_rate_window_ms; }));
     const auto limit = static_cast<std::size_t>(std::max(1, self->hub_->cfg.limits.visitor_messages_per_10s));
     if (s.recent.size() >= limit) {
       self->hub_->metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
@@ -446,7 +454,7 @@ void conversation::next() {
   }
   s.busy = true;
   state_data::work w = std::move(s.inbox.front());
-  s.inbox.pop_front();
+  s.inbox.erase(s.inbox.begin());
   if (auto* m = std::get_if<state_data::queued_message>(&w)) {
     start_message(std::move(m->from), std::move(m->m), m->t_in_ns);
   } else {
@@ -496,7 +504,7 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
     dialog::decision d;
     if (snap) {
       d = hub_->router.route(m.payload.empty() ? std::string_view(m.text) : std::string_view(m.payload),
-                            p.dstate, *snap, s.rng);
+                            p.dstate, *snap, response_rng());
     } else {
       d.kind = dialog::decision_kind::fallback;
       d.source_kind = "fallback";
@@ -540,7 +548,7 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
   }
   if (p.state != s.state || p.team != s.team) turn.state = store::state_change{p.state, p.team};
   turn.visitor = std::move(vm);
-  s.pending = std::move(p);
+  s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
   hub_->db.append_turn(std::move(turn), [self = shared_from_this()](
                                            core::result<store::turn_appended> r) mutable {
     asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
@@ -562,7 +570,7 @@ void conversation::start_close(std::weak_ptr<visitor_link> from) {
   p.from = std::move(from);
   p.dstate = s.dstate;
   p.state = "closed";
-  s.pending = std::move(p);
+  s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
   hub_->db.append_turn(std::move(turn), [self = shared_from_this()](
                                            core::result<store::turn_appended> r) mutable {
     asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });

@@ -196,6 +196,12 @@ struct server::impl {
   core::status load_static_files();
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve_connection(std::shared_ptr<connection> conn, std::uint64_t id);
+  // A /ws connection after the upgrade, in a coroutine of its own: the HTTP
+  // coroutine's frame (parser, buffer) is freed while the socket stays open.
+  asio::awaitable<void> serve_websocket(std::shared_ptr<connection> conn, std::uint64_t id,
+                                        std::shared_ptr<visitor_session> session,
+                                        std::unique_ptr<http::request<http::string_body>> req,
+                                        std::string ip);
   http::message_generator handle(const http::request<http::string_body>& req);
   void unregister(std::uint64_t id);
   std::size_t open_connections() {
@@ -354,7 +360,7 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
                                                      std::uint64_t id) {
   beast::flat_buffer buffer;
   bool first = true;
-  std::optional<http::request<http::string_body>> upgrade;
+  std::unique_ptr<http::request<http::string_body>> upgrade;
   std::string upgrade_ip;
   for (;;) {
     conn->idle = true;
@@ -401,7 +407,7 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
         co_await http::async_write(conn->stream, *refused, use_tuple);
         break;
       }
-      upgrade = parser.release();
+      upgrade = std::make_unique<http::request<http::string_body>>(parser.release());
       upgrade_ip = std::move(ip);
       break;
     }
@@ -412,25 +418,34 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
     if (wec || !keep_alive) break;
   }
   if (upgrade) {
-    buffer = beast::flat_buffer();  // the session reads with its own
     auto session = std::make_shared<visitor_session>(std::move(conn->stream), *env, id);
     {
       std::lock_guard lock(mu);
       conn->ws = session;
     }
     if (stopping.load()) session->shutdown();
-    co_await session->run(std::move(*upgrade));
-    {
-      std::lock_guard lock(mu);
-      conn->ws.reset();
-    }
-    release_ip(upgrade_ip);
-    unregister(id);
+    auto ex = co_await asio::this_coro::executor;
+    asio::co_spawn(ex, serve_websocket(std::move(conn), id, std::move(session), std::move(upgrade),
+                                       std::move(upgrade_ip)),
+                   asio::detached);
     co_return;
   }
   beast::error_code ignored;
   conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   conn->stream.socket().close(ignored);
+  unregister(id);
+}
+
+asio::awaitable<void> server::impl::serve_websocket(std::shared_ptr<connection> conn, std::uint64_t id,
+                                                    std::shared_ptr<visitor_session> session,
+                                                    std::unique_ptr<http::request<http::string_body>> req,
+                                                    std::string ip) {
+  co_await session->run(std::move(req));
+  {
+    std::lock_guard lock(mu);
+    conn->ws.reset();
+  }
+  release_ip(ip);
   unregister(id);
 }
 

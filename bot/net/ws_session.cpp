@@ -35,7 +35,7 @@ visitor_session::visitor_session(beast::tcp_stream stream, ws_env& env, std::uin
 
 visitor_session::~visitor_session() = default;
 
-asio::awaitable<void> visitor_session::run(http::request<http::string_body> req) {
+asio::awaitable<void> visitor_session::run(std::unique_ptr<http::request<http::string_body>> req) {
   auto self = shared_from_this();
   beast::get_lowest_layer(ws_).expires_never();
   websocket::stream_base::timeout timeouts;
@@ -49,7 +49,8 @@ asio::awaitable<void> visitor_session::run(http::request<http::string_body> req)
   ws_.auto_fragment(false);
   ws_.text(true);
 
-  auto [aec] = co_await ws_.async_accept(req, use_tuple);
+  auto [aec] = co_await ws_.async_accept(*req, use_tuple);
+  req.reset();
   if (aec) co_return;
   open_ = true;
   env_.metrics.ws_open.fetch_add(1, std::memory_order_relaxed);
@@ -69,11 +70,16 @@ asio::awaitable<void> visitor_session::run(http::request<http::string_body> req)
   beast::flat_buffer buffer;
   beast::error_code why;
   for (;;) {
-    auto [ec, n] = co_await ws_.async_read(buffer, use_tuple);
+    // A small first read: an idle connection waits with a 256-byte buffer
+    // (Beast prepares 1536 for a whole-message read). Larger frames are
+    // read on in bigger steps (the bytes are already in Beast's own buffer);
+    // read_message_max bounds them.
+    auto [ec, n] = co_await ws_.async_read_some(buffer, buffer.size() == 0 ? 256 : 65536, use_tuple);
     if (ec) {
       why = ec;
       break;
     }
+    if (!ws_.is_message_done()) continue;
     const std::int64_t t_in = steady_now_ns();
     ++frames_in_;
     env_.metrics.frames_in.fetch_add(1, std::memory_order_relaxed);
@@ -86,8 +92,8 @@ asio::awaitable<void> visitor_session::run(http::request<http::string_body> req)
              t_in);
     }
     buffer.consume(buffer.size());
-    // A large frame must not pin its buffer for the life of the connection.
-    if (buffer.capacity() > 8192) buffer.shrink_to_fit();
+    // Nothing is kept between frames: an idle connection holds no buffer.
+    buffer.shrink_to_fit();
   }
   hello_timer.cancel();
   open_ = false;
@@ -279,7 +285,7 @@ void visitor_session::write_next() {
 void visitor_session::pop_front() {
   if (queue_.empty()) return;
   if (queue_.front().history) --history_queued_;
-  queue_.pop_front();
+  queue_.erase(queue_.begin());
 }
 
 void visitor_session::begin_close(std::uint16_t code) {

@@ -11,7 +11,6 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,7 +36,9 @@ class visitor_session final : public visitor_link,
   ~visitor_session() override;
 
   // Accepts the upgrade `req` and serves the connection until it closes.
-  boost::asio::awaitable<void> run(boost::beast::http::request<boost::beast::http::string_body> req);
+  // (Taken by pointer: it is freed once accepted, and the coroutine frame
+  // of every idle connection stays small.)
+  boost::asio::awaitable<void> run(std::unique_ptr<boost::beast::http::request<boost::beast::http::string_body>> req);
 
   void send(shared_frame frame, bool droppable) override;
   void send_history(shared_frame frame) override;
@@ -67,7 +68,7 @@ class visitor_session final : public visitor_link,
   std::shared_ptr<conversation> conv_;
   bool hello_pending_ = false;
   std::vector<std::pair<protocol::visitor_frame, std::int64_t>> early_;  // frames sent before welcome
-  std::deque<out_frame> queue_;
+  std::vector<out_frame> queue_;  // usually 0-2 frames; a deque would allocate even when empty
   std::size_t history_queued_ = 0;  // frames of queue_ with `history`
   bool writing_ = false;
   std::uint16_t close_code_ = 0;  // a close was asked for
