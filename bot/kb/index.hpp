@@ -34,7 +34,7 @@ namespace bot::kb {
 
 struct kb_options {
   int candidates = 20;     // articles re-ranked per message
-  int epochs = 6;          // training passes over the variants
+  int epochs = 6;          // training passes over the variants (fewer, down to 3, above 20,000 variants)
   int weight_bits = 22;    // the model has 2^bits weights (hashed feature x article)
   float char_weight = 0.5f;  // character n-grams relative to words
   float similarity_weight = 3.0f;  // cosine to the nearest variant, added to the model's score
