@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The chat server under load: starts `supportbot serve` on a fresh database
+# (persistence on: acks after COMMIT, synchronous=full), with the sample rules
+# and KB, then drives it with loadgen. Figures: docs/performance.md.
+#
+# usage: tests/bench/chat_bench.sh closed [CONNECTIONS] [SECONDS]
+#        tests/bench/chat_bench.sh rate RATE [CONNECTIONS] [SECONDS]
+#        tests/bench/chat_bench.sh idle [CONNECTIONS]
+#
+#   closed  closed loop: each connection sends its next message when the
+#           previous one is answered (throughput at saturation)
+#   rate    open loop at RATE messages/s in total (latency at that load)
+#   idle    CONNECTIONS idle visitors (hello, then nothing): the server's
+#           resident memory per connection
+#
+# Needs a Release build with the benchmarks (make build). Limits are raised
+# through the config, never in code: connections_per_ip (one client
+# address), visitor_messages_per_10s (a benchmark visitor is fast).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${SUPPORTBOT:-$root/build/supportbot}
+loadgen=${LOADGEN:-$root/build/tests/bench/loadgen}
+mode=${1:-closed}
+shift || true
+
+work=$(mktemp -d /tmp/sb-chat-bench.XXXXXX)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat > "$work/supportbot.yaml" <<EOF
+port: 0
+data_dir: var
+intents_dir: $root/intents
+kb_dir: $root/knowledge_base
+web_dir: $root/bot/web
+limits:
+  connections_per_ip: 20000
+  max_connections: 20000
+  visitor_messages_per_10s: 1000000
+EOF
+
+"$bin" serve --config "$work/supportbot.yaml" 2> "$work/server.log" &
+server_pid=$!
+port=
+for _ in $(seq 1 100); do
+  port=$(grep -o '"event":"listening".*"port":[0-9]*' "$work/server.log" | grep -o '[0-9]*$' || true)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "chat_bench.sh: the server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$server_pid/status"; }
+url=ws://127.0.0.1:$port/ws
+messages=$root/tests/bench/messages.txt
+
+case "$mode" in
+  closed)
+    "$loadgen" --url "$url" --connections "${1:-1000}" --duration "${2:-30}" --messages "$messages"
+    ;;
+  rate)
+    [ $# -ge 1 ] || { echo "usage: chat_bench.sh rate RATE [CONNECTIONS] [SECONDS]" >&2; exit 2; }
+    "$loadgen" --url "$url" --rate "$1" --connections "${2:-1000}" --duration "${3:-30}" --messages "$messages"
+    ;;
+  idle)
+    n=${1:-10000}
+    before=$(rss_kb)
+    # Ramp over 12 s, then hold; RSS is read while all are open.
+    "$loadgen" --url "$url" --idle --connections "$n" --duration 30 --ramp 12 > "$work/idle.txt" 2>&1 &
+    lg=$!
+    sleep 25
+    open=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^supportbot_ws_connections_open / {print $2}')
+    after=$(rss_kb)
+    wait "$lg" || true
+    cat "$work/idle.txt"
+    echo "server RSS: ${before} kB before, ${after} kB with ${open} idle connections:" \
+         "$(( (after - before) * 1024 / (open > 0 ? open : 1) )) bytes per connection"
+    ;;
+  *)
+    echo "usage: chat_bench.sh closed|rate|idle ..." >&2
+    exit 2
+    ;;
+esac
