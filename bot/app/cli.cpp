@@ -88,6 +88,23 @@ const std::vector<command>& commands() {
        "ranking. stats shows the number of articles, variants and vocabulary, how\n"
        "well the model ranks the variants, and the time to index and train.\n",
        cmd_kb},
+      {"agent", "manage agent accounts for the console",
+       "usage: supportbot agent add NAME [--team T]... [--admin] [--max-chats N]\n"
+       "                            [--display-name TEXT] [--generate]\n"
+       "       supportbot agent list [--json]\n"
+       "       supportbot agent disable NAME | enable NAME\n"
+       "       supportbot agent passwd NAME [--generate]\n"
+       "\n"
+       "Agent accounts live in data_dir/supportbot.db (a running server sees changes\n"
+       "at once). add and passwd ask for the password twice on a terminal, read it\n"
+       "from the first line of stdin otherwise, or with --generate make a random one\n"
+       "and print it. Passwords have at least 10 characters and are stored as a slow\n"
+       "salted hash (PBKDF2-HMAC-SHA256, 600,000 iterations), never as given. NAME:\n"
+       "A-Z a-z 0-9 _ - . (the login). --team (repeatable) names the teams whose\n"
+       "queue the agent serves; --max-chats (default 5) caps conversations at once;\n"
+       "--admin allows /api/reload. disable keeps the account and its history but\n"
+       "refuses its logins.\n",
+       cmd_agent},
   };
   return list;
 }

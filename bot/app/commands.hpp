@@ -21,5 +21,6 @@ int cmd_ask(const command_context& ctx);
 int cmd_test(const command_context& ctx);
 int cmd_eval(const command_context& ctx);
 int cmd_kb(const command_context& ctx);
+int cmd_agent(const command_context& ctx);
 
 }  // namespace bot::app

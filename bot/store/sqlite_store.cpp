@@ -75,6 +75,18 @@ core::status check_id(std::string_view what, std::string_view id, std::size_t ma
   return {};
 }
 
+core::status check_agent_name(std::string_view name) {
+  if (name.empty()) return core::invalid_argument("agent name is empty");
+  if (name.size() > k_max_agent_name_bytes) {
+    return core::invalid_argument("agent name is longer than " + std::to_string(k_max_agent_name_bytes) +
+                                  " bytes");
+  }
+  if (!std::all_of(name.begin(), name.end(), [](char c) { return is_id_char(c) || c == '.'; })) {
+    return core::invalid_argument("agent name may only hold A-Z a-z 0-9 _ - .");
+  }
+  return {};
+}
+
 core::status check_text(std::string_view what, std::string_view text, std::size_t max) {
   if (text.size() > max) {
     return core::invalid_argument(std::string(what) + " is longer than " + std::to_string(max) +
@@ -195,6 +207,20 @@ constexpr std::string_view k_insert_survey =
     "INSERT INTO surveys (conversation_id, csat, comment, ts_ms) VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view k_insert_event =
     "INSERT INTO events (ts_ms, kind, conversation_id, data_json) VALUES (?1, ?2, ?3, ?4)";
+constexpr std::string_view k_insert_agent =
+    "INSERT INTO agents (name, display_name, password_hash, is_admin, max_chats, created_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr std::string_view k_insert_agent_team = "INSERT INTO agent_teams (agent_id, team) VALUES (?1, ?2)";
+constexpr std::string_view k_update_agent_password = "UPDATE agents SET password_hash = ?2 WHERE name = ?1";
+constexpr std::string_view k_update_agent_disabled = "UPDATE agents SET disabled = ?2 WHERE name = ?1";
+constexpr std::string_view k_select_agents =
+    "SELECT id, name, display_name, password_hash, is_admin, max_chats, disabled, created_ms "
+    "FROM agents ORDER BY name";
+constexpr std::string_view k_select_agent_by_name =
+    "SELECT id, name, display_name, password_hash, is_admin, max_chats, disabled, created_ms "
+    "FROM agents WHERE name = ?1";
+constexpr std::string_view k_select_agent_teams =
+    "SELECT team FROM agent_teams WHERE agent_id = ?1 ORDER BY team";
 constexpr std::string_view k_select_conversation_by_id =
     "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms "
     "FROM conversations WHERE id = ?1";
@@ -593,6 +619,55 @@ std::size_t bucket_index(const auto& bounds, double v) {
   return bounds.size();
 }
 
+// Runs an UPDATE of one agent by name (?1) with `value` (?2).
+template <typename V>
+core::status update_agent(sqlite::db& d, std::string_view sql, const std::string& name, const V& value) {
+  auto s = d.cached(sql);
+  if (!s) return s.error();
+  if (auto st = bind_all(**s, name, value); !st.ok()) return st;
+  if (auto st = (*s)->run(); !st.ok()) return st;
+  if (d.changes() == 0) return core::not_found("no agent '" + name + "'");
+  return {};
+}
+
+// Agents with their teams: one row (`name` given) or all, by name.
+core::result<std::vector<agent_row>> query_agents(sqlite::db& d, const std::string* name) {
+  auto s = d.cached(name ? k_select_agent_by_name : k_select_agents);
+  if (!s) return s.error();
+  if (name) {
+    if (auto st = (*s)->bind(1, std::string_view(*name)); !st.ok()) return st;
+  }
+  std::vector<agent_row> rows;
+  for (;;) {
+    auto r = (*s)->step();
+    if (!r) return r.error();
+    if (*r == sqlite::step_result::done) break;
+    agent_row a;
+    a.id = (*s)->column_int64(0);
+    a.name = (*s)->column_text(1);
+    a.display_name = (*s)->column_text(2);
+    a.password_hash = (*s)->column_text(3);
+    a.admin = (*s)->column_int64(4) != 0;
+    a.max_chats = static_cast<int>((*s)->column_int64(5));
+    a.disabled = (*s)->column_int64(6) != 0;
+    a.created_ms = (*s)->column_int64(7);
+    rows.push_back(std::move(a));
+  }
+  auto t = d.cached(k_select_agent_teams);
+  if (!t) return t.error();
+  for (auto& a : rows) {
+    if (auto st = (*t)->bind(1, a.id); !st.ok()) return st;
+    for (;;) {
+      auto r = (*t)->step();
+      if (!r) return r.error();
+      if (*r == sqlite::step_result::done) break;
+      a.teams.push_back((*t)->column_text(0));
+    }
+    (*t)->reset();
+  }
+  return rows;
+}
+
 // ------------------------------------------------------------ sqlite_store
 
 class sqlite_store final : public store {
@@ -710,7 +785,97 @@ class sqlite_store final : public store {
         [e = std::move(e)](writer& w) { return w.append_event(e); }, std::move(done)));
   }
 
+  void add_agent(new_agent a, callback<agent_row> done) override {
+    if (a.ts_ms == 0) a.ts_ms = clock_.now_ms();
+    if (a.display_name.empty()) a.display_name = a.name;
+    core::status st = check_agent_name(a.name);
+    if (st.ok()) st = check_text("display name", a.display_name, 128);
+    if (st.ok() && (a.password_hash.empty() || a.password_hash.size() > 512))
+      st = core::invalid_argument("password hash is empty or too long");
+    if (st.ok() && (a.max_chats < 0 || a.max_chats > 1000))
+      st = core::invalid_argument("max chats must be 0 to 1000");
+    if (st.ok() && a.teams.size() > k_max_agent_teams)
+      st = core::invalid_argument("an agent has at most " + std::to_string(k_max_agent_teams) + " teams");
+    for (const auto& t : a.teams) {
+      if (st.ok()) st = check_id("team", t, k_max_team_bytes);
+    }
+    if (st.ok()) st = check_ts(a.ts_ms);
+    if (!st.ok()) return refuse(std::move(st), done);
+    std::sort(a.teams.begin(), a.teams.end());
+    a.teams.erase(std::unique(a.teams.begin(), a.teams.end()), a.teams.end());
+    submit(make_multi_job<agent_row>(
+        [a = std::move(a)](writer& w) -> core::result<agent_row> {
+          sqlite::db& d = w.db();
+          auto s = d.cached(k_insert_agent);
+          if (!s) return s.error();
+          if (auto b = bind_all(**s, a.name, a.display_name, a.password_hash, a.admin ? 1 : 0,
+                                static_cast<std::int64_t>(a.max_chats), a.ts_ms);
+              !b.ok())
+            return b;
+          if (auto r = (*s)->run(); !r.ok()) {
+            if ((*s)->last_extended_code() == SQLITE_CONSTRAINT_UNIQUE)
+              return core::conflict("agent '" + a.name + "' exists");
+            return r;
+          }
+          agent_row row;
+          row.id = d.last_insert_rowid();
+          for (const auto& team : a.teams) {
+            auto t = d.cached(k_insert_agent_team);
+            if (!t) return t.error();
+            if (auto b = bind_all(**t, row.id, team); !b.ok()) return b;
+            if (auto r = (*t)->run(); !r.ok()) return r;
+          }
+          row.name = a.name;
+          row.display_name = a.display_name;
+          row.password_hash = a.password_hash;
+          row.teams = a.teams;
+          row.admin = a.admin;
+          row.max_chats = a.max_chats;
+          row.created_ms = a.ts_ms;
+          return row;
+        },
+        std::move(done)));
+  }
+
+  void set_agent_password(std::string name, std::string password_hash, done_callback done) override {
+    core::status st = check_agent_name(name);
+    if (st.ok() && (password_hash.empty() || password_hash.size() > 512))
+      st = core::invalid_argument("password hash is empty or too long");
+    if (!st.ok()) return refuse_status(std::move(st), done);
+    submit(make_status_job(
+        [name = std::move(name), hash = std::move(password_hash)](writer& w) -> core::status {
+          return update_agent(w.db(), k_update_agent_password, name, hash);
+        },
+        std::move(done)));
+  }
+
+  void set_agent_disabled(std::string name, bool disabled, done_callback done) override {
+    if (auto st = check_agent_name(name); !st.ok()) return refuse_status(std::move(st), done);
+    submit(make_status_job(
+        [name = std::move(name), disabled](writer& w) -> core::status {
+          return update_agent(w.db(), k_update_agent_disabled, name, std::int64_t{disabled ? 1 : 0});
+        },
+        std::move(done)));
+  }
+
   // ---- reads
+
+  void find_agent(std::string name, callback<agent_row> done) override {
+    if (auto st = check_agent_name(name); !st.ok()) return refuse(std::move(st), done);
+    submit_read(make_read_job<agent_row>(
+        [name = std::move(name)](sqlite::db& d) -> core::result<agent_row> {
+          auto rows = query_agents(d, &name);
+          if (!rows) return rows.error();
+          if (rows.value().empty()) return core::not_found("no agent '" + name + "'");
+          return std::move(rows.value().front());
+        },
+        std::move(done)));
+  }
+
+  void list_agents(callback<std::vector<agent_row>> done) override {
+    submit_read(make_read_job<std::vector<agent_row>>(
+        [](sqlite::db& d) { return query_agents(d, nullptr); }, std::move(done)));
+  }
 
   void get_conversation(std::string id, callback<conversation_row> done) override {
     if (auto st = check_id("conversation id", id, k_max_id_bytes); !st.ok())

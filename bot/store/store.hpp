@@ -147,6 +147,33 @@ struct store_stats {
   double commit_seconds_sum = 0;
 };
 
+// An agent account (DESIGN §7). `name` is the login: [A-Za-z0-9_.-], 1 to
+// k_max_agent_name_bytes; `password_hash` is what handoff::hash_password
+// made (never the password).
+inline constexpr std::size_t k_max_agent_name_bytes = 64;
+inline constexpr std::size_t k_max_agent_teams = 32;
+struct new_agent {
+  std::string name;
+  std::string display_name;  // "" = the name
+  std::string password_hash;
+  std::vector<std::string> teams;  // each as a team: [A-Za-z0-9_-]
+  bool admin = false;
+  int max_chats = 5;  // conversations at once, 0..1000
+  std::int64_t ts_ms = 0;
+};
+
+struct agent_row {
+  std::int64_t id = 0;
+  std::string name;
+  std::string display_name;
+  std::string password_hash;
+  std::vector<std::string> teams;  // sorted
+  bool admin = false;
+  bool disabled = false;
+  int max_chats = 5;
+  std::int64_t created_ms = 0;
+};
+
 class store {
  public:
   virtual ~store() = default;
@@ -178,7 +205,18 @@ class store {
   // Appends to the append-only analytics log; completes with the event id.
   virtual void append_event(new_event e, callback<std::int64_t> done) = 0;
 
+  // Agents. add_agent fails with errc::conflict when the name is taken; the
+  // others with not_found for an unknown name.
+  virtual void add_agent(new_agent a, callback<agent_row> done) = 0;
+  virtual void set_agent_password(std::string name, std::string password_hash,
+                                  done_callback done) = 0;
+  virtual void set_agent_disabled(std::string name, bool disabled, done_callback done) = 0;
+
   // Reads (reader threads).
+  // not_found for an unknown name.
+  virtual void find_agent(std::string name, callback<agent_row> done) = 0;
+  // Every agent, by name.
+  virtual void list_agents(callback<std::vector<agent_row>> done) = 0;
   virtual void get_conversation(std::string id, callback<conversation_row> done) = 0;
   // not_found when no conversation has this token hash.
   virtual void find_conversation_by_token(std::string token_hash,
