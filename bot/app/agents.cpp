@@ -1,6 +1,7 @@
 // `supportbot agent add|list|disable|enable|passwd`: agent accounts for the
 // console, stored in data_dir/supportbot.db (the server may be running: the
 // database is shared through WAL).
+#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,7 +9,6 @@
 #include <iostream>
 #include <optional>
 #include <string>
-#include <termios.h>
 
 #include "bot/app/commands.hpp"
 #include "bot/app/config_file.hpp"
@@ -36,7 +36,8 @@ std::optional<std::string> read_line() {
 core::result<std::string> read_password() {
   if (!isatty(STDIN_FILENO)) {
     auto line = read_line();
-    if (!line || line->empty()) return core::invalid_argument("no password on the first line of stdin");
+    if (!line || line->empty())
+      return core::invalid_argument("no password on the first line of stdin");
     return *line;
   }
   termios old{};
@@ -124,7 +125,8 @@ int agent_add(store::store& db, const std::vector<std::string>& args) {
   }
   if (a.name.empty()) return fail("agent add needs a NAME");
   // Refused early (before asking for a password) when the name is taken.
-  auto existing = store::wait_for<store::agent_row>([&](auto done) { db.find_agent(a.name, std::move(done)); });
+  auto existing =
+      store::wait_for<store::agent_row>([&](auto done) { db.find_agent(a.name, std::move(done)); });
   if (existing.ok()) return fail("agent '" + a.name + "' exists (agent passwd changes a password)");
   if (existing.error().code() != core::errc::not_found) return fail(existing.error().message());
   auto password = new_password(generate);
@@ -132,16 +134,18 @@ int agent_add(store::store& db, const std::vector<std::string>& args) {
   auto hash = handoff::hash_password(password.value());
   if (!hash.ok()) return fail(hash.error().message());
   a.password_hash = std::move(hash.value());
-  auto added = store::wait_for<store::agent_row>([&](auto done) { db.add_agent(a, std::move(done)); });
+  auto added =
+      store::wait_for<store::agent_row>([&](auto done) { db.add_agent(a, std::move(done)); });
   if (!added.ok()) return fail(added.error().message());
   const auto& r = added.value();
-  std::printf("added agent %s (teams: %s%s, max chats %d)\n", r.name.c_str(), teams_text(r.teams).c_str(),
-              r.admin ? ", admin" : "", r.max_chats);
+  std::printf("added agent %s (teams: %s%s, max chats %d)\n", r.name.c_str(),
+              teams_text(r.teams).c_str(), r.admin ? ", admin" : "", r.max_chats);
   return 0;
 }
 
 int agent_list(store::store& db, bool json) {
-  auto rows = store::wait_for<std::vector<store::agent_row>>([&](auto done) { db.list_agents(std::move(done)); });
+  auto rows = store::wait_for<std::vector<store::agent_row>>(
+      [&](auto done) { db.list_agents(std::move(done)); });
   if (!rows.ok()) return fail(rows.error().message());
   if (json) {
     std::string out = "[";
@@ -170,28 +174,31 @@ int agent_list(store::store& db, bool json) {
   }
   std::printf("%-24s %-24s %-6s %-9s %s\n", "NAME", "TEAMS", "ADMIN", "MAX CHATS", "STATUS");
   for (const auto& a : rows.value()) {
-    std::printf("%-24s %-24s %-6s %-9d %s\n", a.name.c_str(), teams_text(a.teams).c_str(), a.admin ? "yes" : "no",
-                a.max_chats, a.disabled ? "disabled" : "active");
+    std::printf("%-24s %-24s %-6s %-9d %s\n", a.name.c_str(), teams_text(a.teams).c_str(),
+                a.admin ? "yes" : "no", a.max_chats, a.disabled ? "disabled" : "active");
   }
   return 0;
 }
 
 int agent_set_disabled(store::store& db, const std::string& name, bool disabled) {
-  auto st = store::wait_done([&](store::done_callback done) { db.set_agent_disabled(name, disabled, std::move(done)); });
+  auto st = store::wait_done(
+      [&](store::done_callback done) { db.set_agent_disabled(name, disabled, std::move(done)); });
   if (!st.ok()) return fail(st.message());
   std::printf("%s agent %s\n", disabled ? "disabled" : "enabled", name.c_str());
   return 0;
 }
 
 int agent_passwd(store::store& db, const std::string& name, bool generate) {
-  auto existing = store::wait_for<store::agent_row>([&](auto done) { db.find_agent(name, std::move(done)); });
+  auto existing =
+      store::wait_for<store::agent_row>([&](auto done) { db.find_agent(name, std::move(done)); });
   if (!existing.ok()) return fail(existing.error().message());
   auto password = new_password(generate);
   if (!password.ok()) return fail(password.error().message());
   auto hash = handoff::hash_password(password.value());
   if (!hash.ok()) return fail(hash.error().message());
-  auto st = store::wait_done(
-      [&](store::done_callback done) { db.set_agent_password(name, hash.value(), std::move(done)); });
+  auto st = store::wait_done([&](store::done_callback done) {
+    db.set_agent_password(name, hash.value(), std::move(done));
+  });
   if (!st.ok()) return fail(st.message());
   std::printf("changed the password of agent %s\n", name.c_str());
   return 0;
@@ -201,7 +208,8 @@ int agent_passwd(store::store& db, const std::string& name, bool generate) {
 
 int cmd_agent(const command_context& ctx) {
   const auto& args = ctx.args;
-  if (args.empty()) return fail("which? add, list, disable, enable or passwd (see supportbot agent --help)");
+  if (args.empty())
+    return fail("which? add, list, disable, enable or passwd (see supportbot agent --help)");
   const std::string& what = args[0];
   bool json = false, generate = false;
   std::string name;
@@ -221,7 +229,8 @@ int cmd_agent(const command_context& ctx) {
     }
     if (what != "list" && name.empty()) return fail("agent " + what + " needs a NAME");
   }
-  if (what != "add" && what != "list" && what != "disable" && what != "enable" && what != "passwd") {
+  if (what != "add" && what != "list" && what != "disable" && what != "enable" &&
+      what != "passwd") {
     return fail("unknown subcommand '" + what + "' (add, list, disable, enable, passwd)");
   }
   auto loaded = load_config({ctx.config_path, process_environment()});
@@ -236,11 +245,16 @@ int cmd_agent(const command_context& ctx) {
   if (!opened.ok()) return fail(opened.error().message());
   std::unique_ptr<store::store> db = std::move(opened.value());
   int rc = 1;
-  if (what == "add") rc = agent_add(*db, args);
-  else if (what == "list") rc = agent_list(*db, json);
-  else if (what == "disable") rc = agent_set_disabled(*db, name, true);
-  else if (what == "enable") rc = agent_set_disabled(*db, name, false);
-  else rc = agent_passwd(*db, name, generate);
+  if (what == "add")
+    rc = agent_add(*db, args);
+  else if (what == "list")
+    rc = agent_list(*db, json);
+  else if (what == "disable")
+    rc = agent_set_disabled(*db, name, true);
+  else if (what == "enable")
+    rc = agent_set_disabled(*db, name, false);
+  else
+    rc = agent_passwd(*db, name, generate);
   db->close();
   return rc;
 }

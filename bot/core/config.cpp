@@ -126,6 +126,8 @@ const std::vector<entry>& table() {
                            [](config& c) -> std::string& { return c.kb_dir; }));
     v.push_back(string_key("web_dir", "folder of the static web files", {},
                            [](config& c) -> std::string& { return c.web_dir; }));
+    v.push_back(string_key("behind_https", "true behind a TLS proxy: agent cookies are Secure",
+                           {"false", "true"}, [](config& c) -> std::string& { return c.behind_https; }));
     {
       entry e{{"allowed_origins", key_kind::string_list,
                "origins allowed to open WebSockets; host:* allows any port"},
@@ -222,6 +224,8 @@ const std::vector<entry>& table() {
     v.push_back(string_key("store.synchronous", "full: an ack survives power loss; normal: a crash",
                            {"full", "normal"},
                            [](config& c) -> std::string& { return c.store.synchronous; }));
+    v.push_back(int_key("agents.session_ttl_s", "seconds an agent login lasts", 60, 30 * 86400,
+                        [](config& c) -> int& { return c.agents.session_ttl_s; }));
     v.push_back(string_key("log.level", "least severe level logged", {"debug", "info", "warn", "error"},
                            [](config& c) -> std::string& { return c.log.level; }));
     return v;

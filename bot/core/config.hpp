@@ -66,6 +66,11 @@ struct hours_config {
   std::vector<weekly_range> ranges;  // parsed from `open`
 };
 
+// The agent console (DESIGN §7).
+struct agents_config {
+  int session_ttl_s = 12 * 3600;  // a login lasts this long
+};
+
 struct config {
   std::string listen = "127.0.0.1";
   int port = 8080;
@@ -76,6 +81,10 @@ struct config {
   std::string web_dir = "bot/web";
   // Exact origins; "http://host:*" allows any port of that scheme and host.
   std::vector<std::string> allowed_origins = {"http://localhost:*", "http://127.0.0.1:*"};
+  // "true" when clients reach the server through HTTPS (a TLS proxy): the
+  // agent session cookie is then marked Secure.
+  std::string behind_https = "false";
+  agents_config agents;
   routing_config routing;
   limits_config limits;
   store_config store;

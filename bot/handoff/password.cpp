@@ -42,8 +42,8 @@ bool from_hex(std::string_view hex, std::vector<unsigned char>& out) {
   return true;
 }
 
-bool derive(std::string_view password, const unsigned char* salt, std::size_t salt_len, int iterations,
-            unsigned char* out, std::size_t out_len) {
+bool derive(std::string_view password, const unsigned char* salt, std::size_t salt_len,
+            int iterations, unsigned char* out, std::size_t out_len) {
   return PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()), salt,
                            static_cast<int>(salt_len), iterations, EVP_sha256(),
                            static_cast<int>(out_len), out) == 1;
@@ -58,12 +58,12 @@ void random_bytes(unsigned char* p, std::size_t n) {
 core::result<std::string> hash_password(std::string_view password, int iterations) {
   if (password.empty()) return core::invalid_argument("the password is empty");
   if (password.size() > k_max_password_bytes) {
-    return core::invalid_argument("the password is longer than " + std::to_string(k_max_password_bytes) +
-                                  " bytes");
+    return core::invalid_argument("the password is longer than " +
+                                  std::to_string(k_max_password_bytes) + " bytes");
   }
   if (iterations < k_min_iterations || iterations > k_max_iterations) {
-    return core::invalid_argument("iterations must be " + std::to_string(k_min_iterations) + " to " +
-                                  std::to_string(k_max_iterations));
+    return core::invalid_argument("iterations must be " + std::to_string(k_min_iterations) +
+                                  " to " + std::to_string(k_max_iterations));
   }
   unsigned char salt[k_salt_bytes];
   unsigned char hash[k_hash_bytes];
@@ -71,8 +71,8 @@ core::result<std::string> hash_password(std::string_view password, int iteration
   if (!derive(password, salt, sizeof salt, iterations, hash, sizeof hash)) {
     return core::internal_error("PBKDF2 failed");
   }
-  return std::string(k_scheme) + "$" + std::to_string(iterations) + "$" + to_hex(salt, sizeof salt) + "$" +
-         to_hex(hash, sizeof hash);
+  return std::string(k_scheme) + "$" + std::to_string(iterations) + "$" +
+         to_hex(salt, sizeof salt) + "$" + to_hex(hash, sizeof hash);
 }
 
 bool verify_password(std::string_view password, std::string_view stored) {
@@ -88,7 +88,8 @@ bool verify_password(std::string_view password, std::string_view stored) {
   parts[3] = stored;
   if (parts[0] != k_scheme) return false;
   int iterations = 0;
-  const auto [end, ec] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), iterations);
+  const auto [end, ec] =
+      std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), iterations);
   if (ec != std::errc{} || end != parts[1].data() + parts[1].size()) return false;
   if (iterations < k_min_iterations || iterations > k_max_iterations) return false;
   std::vector<unsigned char> salt, expected;

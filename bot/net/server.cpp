@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "bot/core/log.hpp"
+#include "bot/net/agent_auth.hpp"
 #include "bot/net/conversation.hpp"
 #include "bot/net/metrics.hpp"
 #include "bot/net/ws_session.hpp"
@@ -158,6 +159,7 @@ struct server::impl {
       protocol::decode_limits decode;
       decode.max_text_chars = static_cast<std::size_t>(std::max(1, options.chat.limits.max_text_chars));
       env = std::make_unique<ws_env>(ws_env{*hub, metrics, options.chat.limits, decode});
+      agents = std::make_unique<agent_auth>(*options.store, options.chat, core::system_clock::instance());
     }
   }
 
@@ -186,6 +188,7 @@ struct server::impl {
   net_metrics metrics;
   std::unique_ptr<conversation_hub> hub;
   std::unique_ptr<ws_env> env;
+  std::unique_ptr<agent_auth> agents;  // with the chat: agent login and sessions
 
   // Refuses an upgrade to /ws with an HTTP answer (and why), or counts the
   // connection against its address and returns null.
@@ -410,6 +413,24 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
       upgrade = std::make_unique<http::request<http::string_body>>(parser.release());
       upgrade_ip = std::move(ip);
       break;
+    }
+    if (agents) {
+      const std::string_view t(parser.get().target().data(), parser.get().target().size());
+      if (agent_auth::owns(t.substr(0, t.find('?')))) {
+        beast::error_code ignored;
+        const auto remote = conn->stream.socket().remote_endpoint(ignored);
+        const std::string ip = ignored ? std::string() : remote.address().to_string();
+        http::response<http::string_body> res;
+        co_await agents->handle(parser.get(), ip, res);
+        add_security_headers(res);
+        res.keep_alive(parser.get().keep_alive() && !stopping.load());
+        res.prepare_payload();
+        const bool keep = res.keep_alive();
+        conn->stream.expires_after(std::chrono::seconds(options.request_timeout_s));
+        auto [wec, wn] = co_await http::async_write(conn->stream, res, use_tuple);
+        if (wec || !keep) break;
+        continue;
+      }
     }
     http::message_generator msg = handle(parser.get());
     const bool keep_alive = msg.keep_alive();
