@@ -14,6 +14,7 @@
 
 #include "bot/core/ids.hpp"
 #include "bot/core/log.hpp"
+#include "bot/net/desk.hpp"
 
 namespace bot::net {
 
@@ -24,6 +25,9 @@ using strand_type = asio::strand<asio::io_context::executor_type>;
 namespace {
 
 constexpr std::int64_t k_rate_window_ms = 10000;
+constexpr int k_transcript_max = 500;  // messages sent to an agent who claims
+
+enum agent_action { claim = 0, reply = 1, release = 2, close_by_agent = 3 };
 
 std::int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -157,6 +161,8 @@ struct conversation_hub::impl : std::enable_shared_from_this<conversation_hub::i
   net_metrics& metrics;
   const core::clock& clock;
 
+  desk* agents_desk = nullptr;  // set before serving (set_desk)
+
   mutable std::mutex mu;  // guards live
   std::unordered_map<std::string, std::weak_ptr<conversation>> live;
 
@@ -182,7 +188,13 @@ struct conversation::state_data {
   struct queued_close {
     std::weak_ptr<visitor_link> from;
   };
-  using work = std::variant<queued_message, queued_close>;
+  struct queued_agent {
+    int kind = 0;  // agent_action
+    agent_ref agent;
+    std::string client_msg_id;
+    std::string text;
+  };
+  using work = std::variant<queued_message, queued_close, queued_agent>;
 
   // What the turn in flight will change once committed.
   struct pending_turn {
@@ -196,6 +208,9 @@ struct conversation::state_data {
     std::string team;
     std::int64_t t_in_ns = 0;
     int decision = -1;  // dialog::decision_kind, -1 = none
+    std::string handoff_reason;
+    int agent_kind = -1;  // agent_action of an agent's turn, -1 = none
+    agent_ref agent;
   };
 
   strand_type strand;
@@ -203,6 +218,8 @@ struct conversation::state_data {
   std::string state = "bot";
   std::string team;
   std::int64_t last_seq = 0;  // committed
+  std::int64_t agent_id = 0;  // the agent holding the conversation (state agent)
+  std::string agent_name;     // their display name, when known
   dialog::dialog_state dstate;
   std::vector<link_entry> links;
   // Vectors, not deques: an idle conversation should cost no allocation
@@ -227,6 +244,36 @@ std::size_t conversation_hub::live() const {
   return impl_->live.size();
 }
 
+void conversation_hub::set_desk(desk* d) { impl_->agents_desk = d; }
+
+void conversation_hub::load_queue() {
+  std::shared_ptr<impl> self = impl_;
+  self->db.list_conversations("queued", store::k_max_read_limit, [self](core::result<std::vector<store::conversation_row>> r) {
+    if (!r.ok()) {
+      core::log::error("queue_load_failed", {{"error", r.error().message()}});
+      return;
+    }
+    if (!self->agents_desk) return;
+    for (const auto& row : r.value()) self->agents_desk->queued({row.id, row.team, "waiting since a restart", row.updated_ms, ""});
+  });
+}
+
+void conversation_hub::find(const std::string& id, opened done) {
+  {
+    std::lock_guard lock(impl_->mu);
+    const auto it = impl_->live.find(id);
+    if (it != impl_->live.end()) {
+      if (auto c = it->second.lock()) return done(std::move(c));
+    }
+  }
+  std::shared_ptr<impl> self = impl_;
+  self->db.get_conversation(id, [self, done = std::move(done)](core::result<store::conversation_row> r) {
+    if (!r.ok()) return done(r.error());
+    bool existed = false;
+    done(self->adopt(r.value(), &existed));
+  });
+}
+
 std::shared_ptr<conversation> conversation_hub::impl::adopt(const store::conversation_row& row,
                                                             bool* existed) {
   std::lock_guard lock(mu);
@@ -240,6 +287,7 @@ std::shared_ptr<conversation> conversation_hub::impl::adopt(const store::convers
   c->s_->state = row.state;
   c->s_->team = row.team;
   c->s_->last_seq = row.last_seq;
+  c->s_->agent_id = row.agent_id;
   c->s_->dstate = state_from_json(row.context_json);
   slot = c;
   return c;
@@ -457,6 +505,8 @@ void conversation::next() {
   s.inbox.erase(s.inbox.begin());
   if (auto* m = std::get_if<state_data::queued_message>(&w)) {
     start_message(std::move(m->from), std::move(m->m), m->t_in_ns);
+  } else if (auto* a = std::get_if<state_data::queued_agent>(&w)) {
+    start_agent(a->kind, std::move(a->agent), std::move(a->client_msg_id), std::move(a->text));
   } else {
     start_close(std::move(std::get<state_data::queued_close>(w).from));
   }
@@ -514,6 +564,7 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
       core::log::error("route_failed", {{"conversation_id", id_}, {"error", d.error.message()}});
     }
     p.decision = static_cast<int>(d.kind);
+    p.handoff_reason = d.handoff_reason;
     std::vector<protocol::quick_reply> qr;
     for (std::size_t i = 0; i < d.quick_replies.size(); ++i) {
       qr.push_back({d.quick_replies[i], i < d.quick_payloads.size() ? d.quick_payloads[i] : ""});
@@ -555,6 +606,134 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
   });
 }
 
+void conversation::agent_claim(agent_ref a) {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
+    self->s_->inbox.emplace_back(state_data::queued_agent{claim, std::move(a), {}, {}});
+    if (!self->s_->busy) self->next();
+  });
+}
+
+void conversation::agent_message(agent_ref a, std::string client_msg_id, std::string text) {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), cmid = std::move(client_msg_id),
+                          text = std::move(text)]() mutable {
+    self->s_->inbox.emplace_back(state_data::queued_agent{reply, std::move(a), std::move(cmid), std::move(text)});
+    if (!self->s_->busy) self->next();
+  });
+}
+
+void conversation::agent_release(agent_ref a) {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
+    self->s_->inbox.emplace_back(state_data::queued_agent{release, std::move(a), {}, {}});
+    if (!self->s_->busy) self->next();
+  });
+}
+
+void conversation::agent_close(agent_ref a) {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
+    self->s_->inbox.emplace_back(state_data::queued_agent{close_by_agent, std::move(a), {}, {}});
+    if (!self->s_->busy) self->next();
+  });
+}
+
+namespace {
+void agent_ref_send(const agent_ref& a, std::string frame) {
+  if (auto l = a.link.lock()) l->send(std::make_shared<const std::string>(std::move(frame)));
+}
+}  // namespace
+
+void conversation::agent_error(const agent_ref& a, std::string_view code, const std::string& message) {
+  if (auto l = a.link.lock()) l->send(make_frame(protocol::encode_agent_error(code, message, id_)));
+}
+
+// One agent action as a turn. Checked here, on the strand, against the
+// committed state: of two claims, the second sees the first's result.
+void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text) {
+  state_data& s = *s_;
+  const std::int64_t now = hub_->clock.now_ms();
+  if (kind == claim) {
+    if (s.state != "queued") {
+      agent_error(a, s.state == "agent" ? protocol::errc::already_claimed : protocol::errc::bad_state,
+                  s.state == "agent" ? "another agent took this conversation"
+                                     : "this conversation is not waiting for an agent (" + s.state + ")");
+      return next();
+    }
+  } else if (s.state != "agent" || s.agent_id != a.id) {
+    agent_error(a, protocol::errc::not_yours, "this conversation is not yours: claim it first");
+    return next();
+  }
+  store::new_turn turn;
+  turn.conversation_id = id_;
+  turn.ts_ms = now;
+  state_data::pending_turn p;
+  p.dstate = s.dstate;
+  p.state = s.state;
+  p.team = s.team;
+  p.agent_kind = kind;
+  std::string data = "{\"agent\":";
+  core::log::append_json_string(data, a.name);
+  data += '}';
+  if (kind == claim) {
+    p.state = "agent";
+    turn.assign_agent = a.id;
+    turn.events.push_back({"claimed", id_, data, now});
+  } else if (kind == reply) {
+    store::new_message m;
+    m.conversation_id = id_;
+    // Agent ids are kept apart from the visitor's in the same conversation.
+    m.client_msg_id = "agent-" + std::to_string(a.id) + ":" + client_msg_id;
+    m.from = store::sender::agent;
+    m.text = text;
+    std::string meta = "{\"agent\":";
+    core::log::append_json_string(meta, a.display_name);
+    meta += '}';
+    m.meta_json = meta;
+    m.ts_ms = now;
+    p.client_msg_id = client_msg_id;
+    p.replies.emplace_back(text, std::move(meta));
+    turn.replies.push_back(std::move(m));
+  } else {
+    p.state = kind == release ? "bot" : "closed";
+    if (kind == close_by_agent) p.team.clear();
+    turn.release_agent = true;
+    turn.events.push_back({kind == release ? "released" : "closed", id_, data, now});
+  }
+  if (p.state != s.state || p.team != s.team) turn.state = store::state_change{p.state, p.team};
+  p.agent = std::move(a);
+  s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
+  hub_->db.append_turn(std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
+    asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
+  });
+}
+
+// The claiming agent gets the whole conversation: transcript, context, why.
+void conversation::send_transcript(agent_ref a) {
+  auto self = shared_from_this();
+  hub_->db.messages_after(id_, std::max<std::int64_t>(0, s_->last_seq - k_transcript_max), k_transcript_max,
+                          [self, a = std::move(a)](core::result<std::vector<store::message_row>> rows) {
+    asio::post(self->s_->strand, [self, a, rows = std::move(rows)] {
+      std::string transcript = "[";
+      if (rows.ok()) {
+        for (const auto& m : rows.value()) {
+          if (transcript.size() > 1) transcript += ',';
+          protocol::chat_message cm;
+          cm.seq = m.seq;
+          cm.from = m.from;
+          cm.text = m.text;
+          cm.ts_ms = m.ts_ms;
+          cm.meta_json = m.meta_json;
+          transcript += protocol::encode_message(cm);
+        }
+      }
+      transcript += ']';
+      const std::string context = state_to_json(self->s_->dstate);
+      if (auto l = a.link.lock()) {
+        l->send(make_frame(protocol::encode_conversation(self->id_, self->s_->state, transcript, context,
+                                                         self->s_->team)));
+      }
+    });
+  });
+}
+
 void conversation::start_close(std::weak_ptr<visitor_link> from) {
   state_data& s = *s_;
   if (s.state == "closed") {
@@ -565,6 +744,7 @@ void conversation::start_close(std::weak_ptr<visitor_link> from) {
   turn.conversation_id = id_;
   turn.ts_ms = hub_->clock.now_ms();
   turn.state = store::state_change{"closed", ""};
+  turn.release_agent = s.agent_id != 0;
   turn.events.push_back({"closed", id_, "{\"by\":\"visitor\"}", turn.ts_ms});
   state_data::pending_turn p;
   p.from = std::move(from);
@@ -583,6 +763,16 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   s.pending.reset();
   auto from = p.from.lock();
   net_metrics& metrics = hub_->metrics;
+  if (!r.ok() && p.agent_kind >= 0) {
+    const core::status& st = r.error();
+    if (p.agent_kind == claim && st.code() == core::errc::conflict) {
+      agent_error(p.agent, protocol::errc::already_claimed, "another agent took this conversation");
+    } else {
+      core::log::error("agent_turn_failed", {{"conversation_id", id_}, {"error", st.message()}});
+      agent_error(p.agent, error_code_for(st), "that could not be stored; try again");
+    }
+    return next();
+  }
   if (!r.ok()) {
     const core::status& st = r.error();
     if (st.code() != core::errc::conflict) {
@@ -598,14 +788,14 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
     return next();
   }
   const store::turn_appended& t = r.value();
-  if (!p.client_msg_id.empty() && t.visitor.duplicate) {
+  if (p.agent_kind < 0 && !p.client_msg_id.empty() && t.visitor.duplicate) {
     // Seen before: the first ack again; its reply was stored with it and
     // reaches the client by replay.
     metrics.duplicates.fetch_add(1, std::memory_order_relaxed);
     if (from) send_to(s, from, make_frame(protocol::encode_ack(p.client_msg_id, t.visitor.seq, true)));
     return next();
   }
-  if (!p.client_msg_id.empty()) {
+  if (p.agent_kind < 0 && !p.client_msg_id.empty()) {
     metrics.messages.fetch_add(1, std::memory_order_relaxed);
     s.last_seq = std::max(s.last_seq, t.visitor.seq);
     if (from) send_to(s, from, make_frame(protocol::encode_ack(p.client_msg_id, t.visitor.seq, false)));
@@ -614,24 +804,66 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
               message_frame(t.visitor.seq, "visitor", p.visitor_text, t.visitor.ts_ms, p.client_msg_id,
                             p.visitor_meta),
               false, from.get());
+    // So does the agent who holds the conversation.
+    if (s.state == "agent" && s.agent_id != 0 && hub_->agents_desk) {
+      protocol::chat_message cm;
+      cm.seq = t.visitor.seq;
+      cm.from = "visitor";
+      cm.text = p.visitor_text;
+      cm.ts_ms = t.visitor.ts_ms;
+      cm.meta_json = p.visitor_meta;
+      hub_->agents_desk->send_to_agent(s.agent_id, make_frame(protocol::encode_agent_message(id_, cm)));
+    }
   }
+  const std::string_view reply_from = p.agent_kind == reply ? "agent" : "bot";
   for (std::size_t i = 0; i < t.replies.size() && i < p.replies.size(); ++i) {
     s.last_seq = std::max(s.last_seq, t.replies[i].seq);
+    if (t.replies[i].duplicate) continue;  // an agent's resend: delivered the first time
     broadcast(s,
-              message_frame(t.replies[i].seq, "bot", p.replies[i].first, t.replies[i].ts_ms, "",
+              message_frame(t.replies[i].seq, reply_from, p.replies[i].first, t.replies[i].ts_ms, "",
                             p.replies[i].second),
               false);
+  }
+  if (p.agent_kind == reply && !t.replies.empty()) {
+    agent_ref_send(p.agent, protocol::encode_agent_ack(id_, p.client_msg_id, t.replies.front().seq));
   }
   if (p.decision >= 0) {
     metrics.decisions[static_cast<std::size_t>(p.decision)].fetch_add(1, std::memory_order_relaxed);
   }
   if (p.t_in_ns > 0) metrics.latency.observe_ns(steady_now_ns() - p.t_in_ns);
   s.dstate = std::move(p.dstate);
+  if (p.agent_kind == claim) {
+    s.agent_id = p.agent.id;
+    s.agent_name = p.agent.display_name;
+  } else if (p.agent_kind == release || p.agent_kind == close_by_agent) {
+    s.agent_id = 0;
+    s.agent_name.clear();
+  }
   if (p.state != s.state || p.team != s.team) {
+    const std::string before = s.state;
     s.state = p.state;
     s.team = p.team;
-    broadcast(s, make_frame(protocol::encode_state(s.state, s.team)), false);
+    broadcast(s, make_frame(protocol::encode_state(s.state, s.team, s.state == "agent" ? s.agent_name : "")),
+              false);
+    if (desk* d = hub_->agents_desk) {
+      if (s.state == "queued" && before != "queued") {
+        d->queued({id_, s.team, p.handoff_reason.empty() ? std::string("handoff") : p.handoff_reason,
+                   hub_->clock.now_ms(), p.visitor_text});
+      } else if (before == "queued" && s.state != "queued") {
+        d->dequeued(id_);
+      }
+      // The agent who let go learns the new state; so does one whose
+      // visitor closed the conversation.
+      if (p.agent_kind == release || p.agent_kind == close_by_agent) {
+        agent_ref_send(p.agent, protocol::encode_agent_state(id_, s.state));
+      } else if (before == "agent" && s.agent_id != 0) {
+        d->send_to_agent(s.agent_id, make_frame(protocol::encode_agent_state(id_, s.state)));
+        s.agent_id = 0;
+        s.agent_name.clear();
+      }
+    }
   }
+  if (p.agent_kind == claim) send_transcript(p.agent);
   next();
 }
 

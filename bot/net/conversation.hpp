@@ -53,6 +53,17 @@ class visitor_link {
 };
 
 class conversation;
+class desk;
+class agent_link;
+
+// An agent acting on a conversation: who, and the connection that asked
+// (answers and errors go back to it).
+struct agent_ref {
+  std::int64_t id = 0;
+  std::string name;
+  std::string display_name;
+  std::weak_ptr<agent_link> link;
+};
 
 class conversation_hub {
  public:
@@ -71,6 +82,17 @@ class conversation_hub {
   void hello(const std::shared_ptr<visitor_link>& link, protocol::hello h, opened done);
 
   std::size_t live() const;
+
+  // The agents' desk: told when conversations are queued or leave the
+  // queue, and used to reach the agent holding a conversation. Set once,
+  // before the server accepts connections; it must outlive the hub.
+  void set_desk(desk* d);
+  // Fills the desk's queue from the store (conversations in state queued):
+  // the queue survives a restart. Runs the store read and returns at once.
+  void load_queue();
+  // The conversation `id`, live or read from the store (not_found when it
+  // does not exist). `done` runs on a store or I/O thread.
+  void find(const std::string& id, opened done);
 
  private:
   friend class conversation;
@@ -95,6 +117,14 @@ class conversation : public std::enable_shared_from_this<conversation> {
   void on_survey(const std::shared_ptr<visitor_link>& from, protocol::survey s);
   void on_contact(const std::shared_ptr<visitor_link>& from, protocol::contact c);
   void on_close(const std::shared_ptr<visitor_link>& from);
+  // Agent actions (docs/agents.md), queued with the visitor's turns so that
+  // they have one order: claim a queued conversation (exactly one of several
+  // claims wins; the others get already_claimed), write to the visitor,
+  // hand the conversation back to the bot, or close it.
+  void agent_claim(agent_ref a);
+  void agent_message(agent_ref a, std::string client_msg_id, std::string text);
+  void agent_release(agent_ref a);
+  void agent_close(agent_ref a);
   void detach(const visitor_link* link);
   // For shutdown: refuses new messages, finishes the turn in flight and the
   // queued ones, then runs `fn` on the strand.
@@ -112,6 +142,9 @@ class conversation : public std::enable_shared_from_this<conversation> {
   void next();
   void start_message(std::weak_ptr<visitor_link> from, protocol::message m, std::int64_t t_in_ns);
   void start_close(std::weak_ptr<visitor_link> from);
+  void start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text);
+  void send_transcript(agent_ref a);
+  void agent_error(const agent_ref& a, std::string_view code, const std::string& message);
   void turn_done(core::result<store::turn_appended> r);
   void became_idle();
   // Sends an error frame (counted and logged with the conversation id).

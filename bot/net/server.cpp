@@ -24,6 +24,8 @@
 
 #include "bot/core/log.hpp"
 #include "bot/net/agent_auth.hpp"
+#include "bot/net/agent_session.hpp"
+#include "bot/net/desk.hpp"
 #include "bot/net/conversation.hpp"
 #include "bot/net/metrics.hpp"
 #include "bot/net/ws_session.hpp"
@@ -160,6 +162,9 @@ struct server::impl {
       decode.max_text_chars = static_cast<std::size_t>(std::max(1, options.chat.limits.max_text_chars));
       env = std::make_unique<ws_env>(ws_env{*hub, metrics, options.chat.limits, decode});
       agents = std::make_unique<agent_auth>(*options.store, options.chat, core::system_clock::instance());
+      agents_desk = std::make_unique<desk>(core::system_clock::instance());
+      hub->set_desk(agents_desk.get());
+      agent_environment = std::make_unique<agent_env>(agent_env{*hub, *agents_desk, *agents, options.chat.limits, decode});
     }
   }
 
@@ -169,6 +174,7 @@ struct server::impl {
     beast::tcp_stream stream;
     bool idle = false;  // waiting for a request; only touched on the strand
     std::shared_ptr<visitor_session> ws;  // after an upgrade to /ws
+    std::shared_ptr<agent_session> agent_ws;  // after an upgrade to /agent/ws
   };
 
   server_options options;
@@ -189,6 +195,8 @@ struct server::impl {
   std::unique_ptr<conversation_hub> hub;
   std::unique_ptr<ws_env> env;
   std::unique_ptr<agent_auth> agents;  // with the chat: agent login and sessions
+  std::unique_ptr<desk> agents_desk;   // the agents' queue and connections
+  std::unique_ptr<agent_env> agent_environment;
 
   // Refuses an upgrade to /ws with an HTTP answer (and why), or counts the
   // connection against its address and returns null.
@@ -199,6 +207,10 @@ struct server::impl {
   core::status load_static_files();
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve_connection(std::shared_ptr<connection> conn, std::uint64_t id);
+  asio::awaitable<void> serve_agent_websocket(std::shared_ptr<connection> conn, std::uint64_t id,
+                                              std::shared_ptr<agent_session> session,
+                                              std::unique_ptr<http::request<http::string_body>> req,
+                                              std::string ip);
   // A /ws connection after the upgrade, in a coroutine of its own: the HTTP
   // coroutine's frame (parser, buffer) is freed while the socket stays open.
   asio::awaitable<void> serve_websocket(std::shared_ptr<connection> conn, std::uint64_t id,
@@ -365,6 +377,8 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
   bool first = true;
   std::unique_ptr<http::request<http::string_body>> upgrade;
   std::string upgrade_ip;
+  std::optional<handoff::agent_session> agent_who;  // an upgrade to /agent/ws
+  std::string agent_token;
   for (;;) {
     conn->idle = true;
     if (stopping.load()) break;
@@ -414,6 +428,36 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
       upgrade_ip = std::move(ip);
       break;
     }
+    if (agents && websocket::is_upgrade(parser.get()) &&
+        std::string_view(parser.get().target()).substr(0, std::string_view(parser.get().target()).find('?')) ==
+            "/agent/ws") {
+      beast::error_code ignored;
+      const auto remote = conn->stream.socket().remote_endpoint(ignored);
+      std::string ip = ignored ? std::string() : remote.address().to_string();
+      auto who = agents->session_of(parser.get());
+      std::optional<http::response<http::string_body>> refused;
+      if (!who) {
+        refused.emplace(http::status::unauthorized, parser.get().version());
+        add_security_headers(*refused);
+        refused->set(http::field::content_type, "text/plain; charset=utf-8");
+        refused->body() = "log in first (POST /agent/login)\n";
+      } else {
+        refused = check_upgrade(parser.get(), ip);
+      }
+      if (refused) {
+        refused->keep_alive(false);
+        refused->prepare_payload();
+        conn->stream.expires_after(std::chrono::seconds(options.request_timeout_s));
+        co_await http::async_write(conn->stream, *refused, use_tuple);
+        break;
+      }
+      const auto header = parser.get()[http::field::cookie];
+      agent_token = std::string(cookie_value(std::string_view(header.data(), header.size()), k_agent_cookie));
+      agent_who = std::move(who);
+      upgrade = std::make_unique<http::request<http::string_body>>(parser.release());
+      upgrade_ip = std::move(ip);
+      break;
+    }
     if (agents) {
       const std::string_view t(parser.get().target().data(), parser.get().target().size());
       if (agent_auth::owns(t.substr(0, t.find('?')))) {
@@ -437,6 +481,20 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
     conn->stream.expires_after(std::chrono::seconds(options.request_timeout_s));
     auto [wec, wn] = co_await beast::async_write(conn->stream, std::move(msg), use_tuple);
     if (wec || !keep_alive) break;
+  }
+  if (upgrade && agent_who) {
+    auto session = std::make_shared<agent_session>(std::move(conn->stream), *agent_environment, std::move(*agent_who),
+                                                   std::move(agent_token));
+    {
+      std::lock_guard lock(mu);
+      conn->agent_ws = session;
+    }
+    if (stopping.load()) session->shutdown();
+    auto ex = co_await asio::this_coro::executor;
+    asio::co_spawn(ex, serve_agent_websocket(std::move(conn), id, std::move(session), std::move(upgrade),
+                                             std::move(upgrade_ip)),
+                   asio::detached);
+    co_return;
   }
   if (upgrade) {
     auto session = std::make_shared<visitor_session>(std::move(conn->stream), *env, id);
@@ -465,6 +523,19 @@ asio::awaitable<void> server::impl::serve_websocket(std::shared_ptr<connection> 
   {
     std::lock_guard lock(mu);
     conn->ws.reset();
+  }
+  release_ip(ip);
+  unregister(id);
+}
+
+asio::awaitable<void> server::impl::serve_agent_websocket(std::shared_ptr<connection> conn, std::uint64_t id,
+                                                          std::shared_ptr<agent_session> session,
+                                                          std::unique_ptr<http::request<http::string_body>> req,
+                                                          std::string ip) {
+  co_await session->run(std::move(req));
+  {
+    std::lock_guard lock(mu);
+    conn->agent_ws.reset();
   }
   release_ip(ip);
   unregister(id);
@@ -536,12 +607,18 @@ void server::impl::begin_stop() {
   }
   for (auto& c : live) {
     std::shared_ptr<visitor_session> ws;
+    std::shared_ptr<agent_session> agent_ws;
     {
       std::lock_guard lock(mu);
       ws = c->ws;
+      agent_ws = c->agent_ws;
     }
     if (ws) {
       ws->shutdown();  // after its conversation's turns in flight: close 1001
+      continue;
+    }
+    if (agent_ws) {
+      agent_ws->shutdown();
       continue;
     }
     asio::post(c->stream.get_executor(), [c] {
@@ -584,6 +661,7 @@ core::status server::start() {
                     ": " + ec.message());
   }
   s.bound_port = s.acceptor->local_endpoint().port();
+  if (s.hub) s.hub->load_queue();
   asio::co_spawn(s.acceptor->get_executor(), s.accept_loop(), asio::detached);
   log::info("listening", {{"address", s.options.listen}, {"port", s.bound_port},
                           {"threads", s.options.threads}});

@@ -240,6 +240,126 @@ decoded decode_visitor(std::string_view text, const decode_limits& limits) {
   return decode_object(v.get_object(), limits);
 }
 
+agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
+  agent_decoded out;
+  const auto fail_with = [&](std::string_view code, std::string message) {
+    out.error = {code, std::move(message), {}};
+    return out;
+  };
+  boost::system::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 16;
+  json::value v = json::parse(json::string_view(text.data(), text.size()), ec, {}, opts);
+  if (ec) return fail_with(errc::bad_json, "not a JSON text: " + ec.message());
+  if (!v.is_object()) return fail_with(errc::bad_frame, "a frame must be a JSON object with a 'type'");
+  reader r(v.get_object());
+  const auto type = r.string("type", true);
+  const auto conv = r.string("conversation_id", true);
+  if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
+  if (conv->empty() || conv->size() > 64) return fail_with(errc::bad_field, "'conversation_id' must be 1-64 bytes");
+  const std::string id(*conv);
+  if (*type == "claim") {
+    out.frame = agent_claim{id};
+  } else if (*type == "release") {
+    out.frame = agent_release{id};
+  } else if (*type == "close") {
+    out.frame = agent_close{id};
+  } else if (*type == "message") {
+    const auto cmid = r.string("client_msg_id", true);
+    const auto body = r.string("text", true);
+    if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
+    if (cmid->empty() || cmid->size() > k_max_client_msg_id)
+      return fail_with(errc::bad_field, "'client_msg_id' must be 1-128 bytes");
+    if (core::is_blank(*body)) return fail_with(errc::bad_field, "'text' is empty");
+    if (core::utf8_length(*body) > limits.max_text_chars) {
+      return fail_with(errc::too_long, "text is longer than " + std::to_string(limits.max_text_chars) + " characters");
+    }
+    out.frame = agent_message{id, std::string(*cmid), std::string(*body)};
+  } else {
+    return fail_with(errc::unknown_type, "unknown type '" + core::sanitize_utf8(type->substr(0, 32)) + "'");
+  }
+  return out;
+}
+
+std::string encode_queue(const std::vector<queue_item>& waiting) {
+  std::string out = "{\"type\":\"queue\",\"waiting\":[";
+  for (std::size_t i = 0; i < waiting.size(); ++i) {
+    const auto& q = waiting[i];
+    if (i) out += ',';
+    out += "{\"conversation_id\":";
+    core::log::append_json_string(out, q.conversation_id);
+    key(out, "team");
+    core::log::append_json_string(out, q.team);
+    key(out, "reason");
+    core::log::append_json_string(out, q.reason);
+    key(out, "waiting_s");
+    append_int(out, q.waiting_s);
+    key(out, "preview");
+    core::log::append_json_string(out, q.preview);
+    out += '}';
+  }
+  out += "],\"tickets\":[]}";
+  return out;
+}
+
+std::string encode_conversation(std::string_view conversation_id, std::string_view state,
+                                std::string_view transcript_json, std::string_view context_json,
+                                std::string_view why) {
+  std::string out = "{\"type\":\"conversation\"";
+  key(out, "conversation_id");
+  core::log::append_json_string(out, conversation_id);
+  key(out, "state");
+  core::log::append_json_string(out, state);
+  key(out, "why");
+  core::log::append_json_string(out, why);
+  key(out, "context");
+  out += context_json.empty() ? std::string_view("{}") : context_json;
+  key(out, "transcript");
+  out += transcript_json.empty() ? std::string_view("[]") : transcript_json;
+  out += '}';
+  return out;
+}
+
+std::string encode_agent_message(std::string_view conversation_id, const chat_message& m) {
+  std::string out = encode_message(m);
+  std::string head = "{\"type\":\"message\",\"conversation_id\":";
+  core::log::append_json_string(head, conversation_id);
+  return head + out.substr(std::string_view("{\"type\":\"message\"").size());
+}
+
+std::string encode_agent_ack(std::string_view conversation_id, std::string_view client_msg_id, std::int64_t seq) {
+  std::string out = "{\"type\":\"ack\"";
+  key(out, "conversation_id");
+  core::log::append_json_string(out, conversation_id);
+  key(out, "client_msg_id");
+  core::log::append_json_string(out, client_msg_id);
+  key(out, "seq");
+  append_int(out, seq);
+  out += '}';
+  return out;
+}
+
+std::string encode_agent_state(std::string_view conversation_id, std::string_view state) {
+  std::string out = "{\"type\":\"state\"";
+  key(out, "conversation_id");
+  core::log::append_json_string(out, conversation_id);
+  key(out, "state");
+  core::log::append_json_string(out, state);
+  out += '}';
+  return out;
+}
+
+std::string encode_agent_error(std::string_view code, std::string_view message, std::string_view conversation_id) {
+  std::string out = encode_error(code, message);
+  if (!conversation_id.empty()) {
+    out.pop_back();
+    key(out, "conversation_id");
+    core::log::append_json_string(out, conversation_id);
+    out += '}';
+  }
+  return out;
+}
+
 std::string_view type_name(const visitor_frame& f) noexcept {
   static constexpr std::string_view names[] = {"hello",  "message", "typing", "feedback",
                                                "survey", "contact", "close"};
@@ -309,6 +429,17 @@ std::string encode_state(std::string_view state, std::string_view team) {
     core::log::append_json_string(out, team);
   }
   out += '}';
+  return out;
+}
+
+std::string encode_state(std::string_view state, std::string_view team, std::string_view agent) {
+  std::string out = encode_state(state, team);
+  if (!agent.empty()) {
+    out.pop_back();
+    key(out, "agent");
+    core::log::append_json_string(out, agent);
+    out += '}';
+  }
   return out;
 }
 

@@ -110,6 +110,8 @@ struct chat_message {
 std::string encode_message(const chat_message& m);
 
 std::string encode_state(std::string_view state, std::string_view team);
+// With the display name of the agent who holds the conversation (state agent).
+std::string encode_state(std::string_view state, std::string_view team, std::string_view agent);
 std::string encode_typing(std::string_view from, bool on);
 std::string encode_resync(std::int64_t from_seq, std::int64_t last_seq);
 std::string encode_error(std::string_view code, std::string_view message,
@@ -130,5 +132,53 @@ std::string reply_meta(const reply_source& source, const std::vector<quick_reply
                        std::string_view decision);
 // The `meta_json` of a visitor message sent with a quick reply's payload.
 std::string visitor_meta(std::string_view payload);
+
+// ---- Agents (/agent/ws, docs/agents.md). Every frame names its conversation.
+namespace errc {
+inline constexpr std::string_view already_claimed = "already_claimed";  // another agent won
+inline constexpr std::string_view not_yours = "not_yours";              // held by someone else
+}  // namespace errc
+
+struct agent_claim {
+  std::string conversation_id;
+};
+struct agent_message {
+  std::string conversation_id;
+  std::string client_msg_id;
+  std::string text;
+};
+struct agent_release {
+  std::string conversation_id;
+};
+struct agent_close {
+  std::string conversation_id;
+};
+using agent_frame = std::variant<agent_claim, agent_message, agent_release, agent_close>;
+
+struct agent_decoded {
+  std::optional<agent_frame> frame;
+  frame_error error;  // when !frame
+};
+agent_decoded decode_agent(std::string_view text, const decode_limits& limits);
+
+// One waiting conversation in a `queue` frame.
+struct queue_item {
+  std::string conversation_id;
+  std::string team;
+  std::string reason;  // why the bot handed off (the intent, or "fallbacks")
+  std::int64_t waiting_s = 0;
+  std::string preview;  // the visitor's last message, cut to 200 bytes
+};
+std::string encode_queue(const std::vector<queue_item>& waiting);
+// `transcript_json` is a JSON array of message frames, `context_json` an
+// object (both written by this server).
+std::string encode_conversation(std::string_view conversation_id, std::string_view state,
+                                std::string_view transcript_json, std::string_view context_json,
+                                std::string_view why);
+// A message frame for an agent: encode_message() with the conversation id.
+std::string encode_agent_message(std::string_view conversation_id, const chat_message& m);
+std::string encode_agent_ack(std::string_view conversation_id, std::string_view client_msg_id, std::int64_t seq);
+std::string encode_agent_state(std::string_view conversation_id, std::string_view state);
+std::string encode_agent_error(std::string_view code, std::string_view message, std::string_view conversation_id);
 
 }  // namespace bot::protocol

@@ -183,7 +183,7 @@ constexpr std::string_view k_insert_message =
 // no row when the conversation does not exist.
 constexpr std::string_view k_select_last_seq =
     "SELECT coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0) "
-    "FROM conversations WHERE id = ?1";
+    "FROM conversations c WHERE id = ?1";
 constexpr std::string_view k_select_by_client_msg_id =
     "SELECT seq, sender, text, ts_ms FROM messages WHERE conversation_id = ?1 AND client_msg_id = "
     "?2";
@@ -222,11 +222,21 @@ constexpr std::string_view k_select_agent_by_name =
 constexpr std::string_view k_select_agent_teams =
     "SELECT team FROM agent_teams WHERE agent_id = ?1 ORDER BY team";
 constexpr std::string_view k_select_conversation_by_id =
-    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms "
-    "FROM conversations WHERE id = ?1";
+    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
+    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL) "
+    "FROM conversations c WHERE id = ?1";
 constexpr std::string_view k_select_conversation_by_token =
-    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms "
-    "FROM conversations WHERE token_hash = ?1";
+    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
+    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL) "
+    "FROM conversations c WHERE token_hash = ?1";
+constexpr std::string_view k_select_conversations_in_state =
+    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
+    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL) "
+    "FROM conversations c WHERE state = ?1 ORDER BY updated_ms LIMIT ?2";
+constexpr std::string_view k_insert_assignment =
+    "INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES (?1, ?2, ?3)";
+constexpr std::string_view k_release_assignment =
+    "UPDATE assignments SET released_ms = ?2 WHERE conversation_id = ?1 AND released_ms IS NULL";
 constexpr std::string_view k_select_messages_after =
     "SELECT conversation_id, seq, client_msg_id, sender, text, meta_json, ts_ms FROM messages "
     "WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
@@ -262,6 +272,7 @@ conversation_row read_conversation(const sqlite::statement& s) {
   c.last_seq = s.column_int64(5);
   c.created_ms = s.column_int64(6);
   c.updated_ms = s.column_int64(7);
+  c.agent_id = s.column_int64(8);  // NULL reads as 0
   return c;
 }
 
@@ -491,6 +502,24 @@ class writer {
     }
     if (t.state) {
       if (auto st = set_state(id, t.state->state, t.state->team, t.ts_ms); !st.ok()) return st;
+    }
+    if (t.release_agent) {
+      auto s = db_.cached(k_release_assignment);
+      if (!s) return s.error();
+      if (auto st = bind_all(**s, id, t.ts_ms); !st.ok()) return st;
+      if (auto st = (*s)->run(); !st.ok()) return st;
+    }
+    if (t.assign_agent != 0) {
+      auto s = db_.cached(k_insert_assignment);
+      if (!s) return s.error();
+      if (auto st = bind_all(**s, id, t.assign_agent, t.ts_ms); !st.ok()) return st;
+      if (auto st = (*s)->run(); !st.ok()) {
+        if ((*s)->last_extended_code() == SQLITE_CONSTRAINT_UNIQUE)
+          return core::conflict("conversation " + id + " already has an agent");
+        if ((*s)->last_extended_code() == SQLITE_CONSTRAINT_FOREIGNKEY)
+          return core::not_found("no agent " + std::to_string(t.assign_agent));
+        return st;
+      }
     }
     for (const auto& e : t.events) {
       auto r = append_event(e);
@@ -868,6 +897,29 @@ class sqlite_store final : public store {
           if (!rows) return rows.error();
           if (rows.value().empty()) return core::not_found("no agent '" + name + "'");
           return std::move(rows.value().front());
+        },
+        std::move(done)));
+  }
+
+  void list_conversations(std::string state, int limit, callback<std::vector<conversation_row>> done) override {
+    core::status st;
+    if (!is_valid_state(state)) st = core::invalid_argument("invalid state");
+    if (st.ok() && (limit < 1 || limit > k_max_read_limit))
+      st = core::invalid_argument("limit must be between 1 and " + std::to_string(k_max_read_limit));
+    if (!st.ok()) return refuse(std::move(st), done);
+    submit_read(make_read_job<std::vector<conversation_row>>(
+        [state = std::move(state), limit](sqlite::db& d) -> core::result<std::vector<conversation_row>> {
+          auto s = d.cached(k_select_conversations_in_state);
+          if (!s) return s.error();
+          if (auto b = bind_all(**s, state, static_cast<std::int64_t>(limit)); !b.ok()) return b;
+          std::vector<conversation_row> rows;
+          for (;;) {
+            auto r = (*s)->step();
+            if (!r) return r.error();
+            if (*r == sqlite::step_result::done) break;
+            rows.push_back(read_conversation(**s));
+          }
+          return rows;
         },
         std::move(done)));
   }

@@ -70,7 +70,8 @@ struct conversation_row {
   std::string state = "bot";
   std::string team;          // "" when none
   std::string context_json;  // "{}" when empty
-  std::int64_t last_seq = 0;
+std::int64_t last_seq = 0;
+  std::int64_t agent_id = 0;  // the agent of the open assignment; 0 = none
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;
 };
@@ -122,6 +123,10 @@ struct new_turn {
   std::optional<std::string> context_json;  // a JSON object; absent = unchanged
   std::optional<state_change> state;
   std::vector<new_event> events;  // of this conversation
+  // An agent takes the conversation (a new open assignment; fails with
+  // conflict when another one is open), or the open assignment ends.
+  std::int64_t assign_agent = 0;  // agent id; 0 = none
+  bool release_agent = false;
   std::int64_t ts_ms = 0;         // for the parts that have none (0 = now)
 };
 
@@ -217,6 +222,10 @@ class store {
   virtual void find_agent(std::string name, callback<agent_row> done) = 0;
   // Every agent, by name.
   virtual void list_agents(callback<std::vector<agent_row>> done) = 0;
+  // Conversations in `state`, least recently updated first, at most `limit`
+  // (1 .. k_max_read_limit).
+  virtual void list_conversations(std::string state, int limit,
+                                  callback<std::vector<conversation_row>> done) = 0;
   virtual void get_conversation(std::string id, callback<conversation_row> done) = 0;
   // not_found when no conversation has this token hash.
   virtual void find_conversation_by_token(std::string token_hash,

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "bot/handoff/password.hpp"
+#include "agent_client.hpp"
 #include "chat_server.hpp"
 #include "http_client.hpp"
 
@@ -14,43 +15,9 @@ using namespace bot;
 using bot::test::chat_server;
 using bot::test::http_raw;
 using bot::test::http_response;
+using namespace bot::test::agents;
 
 namespace {
-
-void add_agent(chat_server& s, const std::string& name, const std::string& password, bool disabled = false) {
-  store::new_agent a;
-  a.name = name;
-  a.password_hash = handoff::hash_password(password, 1000).value();  // fast for tests
-  a.teams = {"orders"};
-  auto r = store::wait_for<store::agent_row>([&](auto done) { s.db->add_agent(a, std::move(done)); });
-  REQUIRE(r.ok());
-  if (disabled) {
-    REQUIRE(store::wait_done([&](store::done_callback done) { s.db->set_agent_disabled(name, true, done); }).ok());
-  }
-}
-
-http_response post(std::uint16_t port, const std::string& path, const std::string& body,
-                   const std::string& type = "application/json", const std::string& extra = "") {
-  return http_raw(port, "POST " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: " + type +
-                            "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body);
-}
-
-http_response login(std::uint16_t port, const std::string& name, const std::string& password,
-                    const std::string& extra = "") {
-  return post(port, "/agent/login", "{\"name\":\"" + name + "\",\"password\":\"" + password + "\"}",
-              "application/json", extra);
-}
-
-http_response get_me(std::uint16_t port, const std::string& cookie) {
-  return http_raw(port, "GET /agent/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: " + cookie + "\r\n\r\n");
-}
-
-// "sb_agent=TOKEN" from a Set-Cookie header.
-std::string cookie_of(const http_response& r) {
-  const auto it = r.headers.find("set-cookie");
-  if (it == r.headers.end()) return {};
-  return it->second.substr(0, it->second.find(';'));
-}
 
 }  // namespace
 

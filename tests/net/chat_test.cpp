@@ -470,7 +470,7 @@ TEST_CASE("connections per IP, the connection cap and the Origin allow-list refu
   int status = 0;
   auto a = ws_client::connect(s.port, {}, &status);
   CHECK(status == 101);
-  auto b = ws_client::connect(s.port, {"/ws", "https://shop.example"}, &status);
+  auto b = ws_client::connect(s.port, {"/ws", "https://shop.example", "", 0}, &status);
   CHECK(b);
   auto c = ws_client::connect(s.port, {}, &status);
   CHECK(!c);
@@ -486,13 +486,13 @@ TEST_CASE("connections per IP, the connection cap and the Origin allow-list refu
   d->close();
   b->close();
 
-  auto evil = ws_client::connect(s.port, {"/ws", "https://evil.example"}, &status);
+  auto evil = ws_client::connect(s.port, {"/ws", "https://evil.example", "", 0}, &status);
   CHECK(!evil);
   CHECK(status == 403);
-  auto lookalike = ws_client::connect(s.port, {"/ws", "https://shop.example.evil.example"}, &status);
+  auto lookalike = ws_client::connect(s.port, {"/ws", "https://shop.example.evil.example", "", 0}, &status);
   CHECK(!lookalike);
   CHECK(status == 403);
-  auto local = ws_client::connect(s.port, {"/ws", "http://localhost:3000"}, &status);
+  auto local = ws_client::connect(s.port, {"/ws", "http://localhost:3000", "", 0}, &status);
   CHECK(local);
   CHECK(metrics(s.port).find("supportbot_ws_origin_refused_total 2") != std::string::npos);
   CHECK(test::http_get(s.port, "/ws").status == 426);

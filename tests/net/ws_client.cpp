@@ -87,9 +87,11 @@ std::unique_ptr<ws_client> ws_client::connect(std::uint16_t port, const ws_conne
   if (o.rcvbuf_bytes > 0) sock.set_option(asio::socket_base::receive_buffer_size(o.rcvbuf_bytes), ec);
   sock.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
   if (ec) return nullptr;
-  if (!o.origin.empty()) {
-    im.ws.set_option(websocket::stream_base::decorator(
-        [origin = o.origin](websocket::request_type& req) { req.set(beast::http::field::origin, origin); }));
+  if (!o.origin.empty() || !o.cookie.empty()) {
+    im.ws.set_option(websocket::stream_base::decorator([origin = o.origin, cookie = o.cookie](websocket::request_type& req) {
+      if (!origin.empty()) req.set(beast::http::field::origin, origin);
+      if (!cookie.empty()) req.set(beast::http::field::cookie, cookie);
+    }));
   }
   // The server's frames can be as large as ours may be; leave room for tests.
   im.ws.read_message_max(1 << 22);

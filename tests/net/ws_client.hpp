@@ -17,6 +17,7 @@ namespace bot::test {
 struct ws_connect_options {
   std::string target = "/ws";
   std::string origin;     // "" = no Origin header
+  std::string cookie;     // "" = no Cookie header
   int rcvbuf_bytes = 0;   // > 0: SO_RCVBUF of the socket, set before connecting
 };
 

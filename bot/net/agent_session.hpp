@@ -1,0 +1,66 @@
+// One agent console connection (/agent/ws): authenticated by the session
+// cookie before the upgrade; reads agent frames (claim, message, release,
+// close) and hands them to the conversation they name; writes what the desk
+// and the conversations send through a bounded queue. It checks every 2 s
+// that its login still stands (logout, expiry) and closes (1008) when not.
+// Internal to bot/net (includes Beast).
+//
+// Threading: everything runs on the connection's strand; send() posts to it.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bot/core/config.hpp"
+#include "bot/handoff/sessions.hpp"
+#include "bot/net/conversation.hpp"
+#include "bot/net/desk.hpp"
+#include "bot/protocol/protocol.hpp"
+
+namespace bot::net {
+
+class agent_auth;
+
+struct agent_env {
+  conversation_hub& hub;
+  desk& agents;
+  agent_auth& auth;
+  core::limits_config limits;
+  protocol::decode_limits decode;
+};
+
+class agent_session final : public agent_link, public std::enable_shared_from_this<agent_session> {
+ public:
+  agent_session(boost::beast::tcp_stream stream, agent_env& env, handoff::agent_session who, std::string token);
+
+  boost::asio::awaitable<void> run(std::unique_ptr<boost::beast::http::request<boost::beast::http::string_body>> req);
+  void send(shared_frame frame) override;
+  // Server shutdown: close with 1001.
+  void shutdown();
+
+ private:
+  void handle(std::string_view text);
+  void error(std::string_view code, const std::string& message, std::string_view conversation_id = {});
+  void enqueue(shared_frame frame);
+  void write_next();
+  void begin_close(std::uint16_t code);
+  boost::asio::awaitable<void> watch_login();
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  agent_env& env_;
+  const handoff::agent_session who_;
+  const std::string token_;
+  std::vector<shared_frame> queue_;
+  bool writing_ = false;
+  bool open_ = false;
+  std::uint16_t close_code_ = 0;
+  bool closing_ = false;
+};
+
+}  // namespace bot::net

@@ -1,0 +1,79 @@
+#include "bot/net/desk.hpp"
+
+#include <algorithm>
+
+#include "bot/core/text.hpp"
+
+namespace bot::net {
+
+void desk::attach(std::int64_t agent_id, std::vector<std::string> teams, const std::shared_ptr<agent_link>& link) {
+  std::lock_guard lock(mu_);
+  agents_.push_back({agent_id, std::move(teams), link, link.get()});
+  link->send(snapshot_for(agents_.back()));
+}
+
+void desk::detach(const agent_link* link) {
+  std::lock_guard lock(mu_);
+  std::erase_if(agents_, [&](const agent_entry& a) { return a.key == link; });
+}
+
+bool desk::send_to_agent(std::int64_t agent_id, const shared_frame& frame) {
+  std::lock_guard lock(mu_);
+  bool sent = false;
+  for (auto& a : agents_) {
+    if (a.agent_id != agent_id) continue;
+    if (auto l = a.link.lock()) {
+      l->send(frame);
+      sent = true;
+    }
+  }
+  return sent;
+}
+
+void desk::queued(waiting w) {
+  std::lock_guard lock(mu_);
+  if (w.preview.size() > 200) w.preview = core::sanitize_utf8(std::string_view(w.preview).substr(0, 200));
+  queue_[w.conversation_id] = std::move(w);
+  broadcast();
+}
+
+void desk::dequeued(const std::string& conversation_id) {
+  std::lock_guard lock(mu_);
+  if (queue_.erase(conversation_id) > 0) broadcast();
+}
+
+std::size_t desk::queue_size() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+std::size_t desk::agents_online() const {
+  std::lock_guard lock(mu_);
+  return agents_.size();
+}
+
+shared_frame desk::snapshot_for(const agent_entry& a) const {
+  std::vector<const waiting*> mine;
+  for (const auto& [id, w] : queue_) {
+    if (a.teams.empty() || std::find(a.teams.begin(), a.teams.end(), w.team) != a.teams.end()) mine.push_back(&w);
+  }
+  std::sort(mine.begin(), mine.end(), [](const waiting* l, const waiting* r) {
+    return l->since_ms != r->since_ms ? l->since_ms < r->since_ms : l->conversation_id < r->conversation_id;
+  });
+  const std::int64_t now = clock_.now_ms();
+  std::vector<protocol::queue_item> items;
+  items.reserve(mine.size());
+  for (const waiting* w : mine) {
+    items.push_back({w->conversation_id, w->team, w->reason, std::max<std::int64_t>(0, (now - w->since_ms) / 1000),
+                     w->preview});
+  }
+  return std::make_shared<const std::string>(protocol::encode_queue(items));
+}
+
+void desk::broadcast() {
+  for (auto& a : agents_) {
+    if (auto l = a.link.lock()) l->send(snapshot_for(a));
+  }
+}
+
+}  // namespace bot::net

@@ -1,0 +1,74 @@
+// desk: the agents' side of the chat. It knows which agents are connected
+// (and to which teams they belong) and which conversations wait in the
+// queue, sends every agent a `queue` snapshot when they connect and again
+// whenever the queue changes, and delivers frames to an agent's
+// connections. Conversations tell it when they are queued or leave the
+// queue; nothing here touches the store or sockets directly.
+//
+// Thread-safety: every method is safe from any thread; sends go through
+// agent_link::send, which never blocks.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bot/core/clock.hpp"
+#include "bot/protocol/protocol.hpp"
+
+namespace bot::net {
+
+using shared_frame = std::shared_ptr<const std::string>;
+
+// What the desk and the conversations see of one agent connection.
+class agent_link {
+ public:
+  virtual ~agent_link() = default;
+  virtual void send(shared_frame frame) = 0;
+};
+
+class desk {
+ public:
+  explicit desk(const core::clock& clock) : clock_(clock) {}
+
+  struct waiting {
+    std::string conversation_id;
+    std::string team;
+    std::string reason;
+    std::int64_t since_ms = 0;
+    std::string preview;
+  };
+
+  // An agent connection opens (it gets the queue at once) or closes.
+  void attach(std::int64_t agent_id, std::vector<std::string> teams, const std::shared_ptr<agent_link>& link);
+  void detach(const agent_link* link);
+  // Every connection of `agent_id`; false when none is open.
+  bool send_to_agent(std::int64_t agent_id, const shared_frame& frame);
+
+  // A conversation waits for an agent, or no longer does.
+  void queued(waiting w);
+  void dequeued(const std::string& conversation_id);
+  std::size_t queue_size() const;
+  std::size_t agents_online() const;
+
+ private:
+  struct agent_entry {
+    std::int64_t agent_id = 0;
+    std::vector<std::string> teams;  // empty = every team
+    std::weak_ptr<agent_link> link;
+    const agent_link* key = nullptr;
+  };
+  // The queue as agent `a` sees it (their teams), oldest first. mu_ held.
+  shared_frame snapshot_for(const agent_entry& a) const;
+  void broadcast();  // mu_ held
+
+  const core::clock& clock_;
+  mutable std::mutex mu_;
+  std::vector<agent_entry> agents_;
+  std::map<std::string, waiting> queue_;
+};
+
+}  // namespace bot::net

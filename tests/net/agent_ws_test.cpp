@@ -1,0 +1,261 @@
+// The agent side of a handoff over real WebSockets: the queue, claiming
+// (exactly one of many wins), messages both ways, release to the bot, close,
+// the queue across a restart, and a logout closing the console's socket.
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+
+#include "agent_client.hpp"
+#include "chat_server.hpp"
+#include "ws_client.hpp"
+
+using namespace bot;
+using namespace bot::test::agents;
+using bot::test::chat_server;
+using bot::test::hello;
+using bot::test::num;
+using bot::test::str;
+using bot::test::text_message;
+using bot::test::ws_client;
+namespace json = boost::json;
+
+namespace {
+
+// A logged-in agent with an open console socket (the first `queue` read).
+struct console {
+  std::string cookie;
+  std::unique_ptr<ws_client> ws;
+  json::object first_queue;
+};
+
+console open_console(chat_server& s, const std::string& name, const std::string& display = "") {
+  add_agent(s, name, name + "'s password", false, {"general"}, display);
+  console c;
+  c.cookie = cookie_of(login(s.port, name, name + "'s password"));
+  REQUIRE(!c.cookie.empty());
+  test::ws_connect_options o;
+  o.target = "/agent/ws";
+  o.cookie = c.cookie;
+  c.ws = ws_client::connect(s.port, o);
+  REQUIRE(c.ws);
+  c.first_queue = c.ws->recv_type("queue");
+  return c;
+}
+
+// A visitor whose conversation was handed off; returns the client and the
+// conversation id.
+std::pair<std::unique_ptr<ws_client>, std::string> queued_visitor(chat_server& s) {
+  auto v = s.connect();
+  REQUIRE(v->send_json(hello()));
+  const auto w = v->recv_type("welcome");
+  REQUIRE(v->send_json(text_message("v-1", "I want to talk to a human")));
+  v->recv_type("ack");
+  v->recv_type("message");
+  CHECK(str(v->recv_type("state"), "state") == "queued");
+  return {std::move(v), str(w, "conversation_id")};
+}
+
+const json::array& waiting(const json::object& queue) { return queue.at("waiting").as_array(); }
+
+// The next `queue` frame that lists `n` conversations.
+json::object queue_of_size(ws_client& ws, std::size_t n) {
+  for (int i = 0; i < 20; ++i) {
+    auto q = ws.recv_type("queue");
+    if (waiting(q).size() == n) return q;
+  }
+  FAIL("no queue of size " << n);
+  return {};
+}
+
+json::object agent_frame(std::string_view type, const std::string& conversation_id) {
+  return {{"type", type}, {"conversation_id", conversation_id}};
+}
+
+}  // namespace
+
+TEST_CASE("the agent socket needs a login, and shows the queue at once") {
+  chat_server s;
+  int status = 0;
+  test::ws_connect_options o;
+  o.target = "/agent/ws";
+  CHECK(!ws_client::connect(s.port, o, &status));
+  CHECK(status == 401);
+  o.cookie = "sb_agent=00000000000000000000000000000000";
+  CHECK(!ws_client::connect(s.port, o, &status));
+  CHECK(status == 401);
+  auto a = open_console(s, "alice");
+  CHECK(waiting(a.first_queue).empty());
+  // A page of another site cannot open it, even with the cookie.
+  o.cookie = a.cookie;
+  o.origin = "https://evil.example";
+  CHECK(!ws_client::connect(s.port, o, &status));
+  CHECK(status == 403);
+}
+
+TEST_CASE("a handoff is queued, one claim wins, and agent and visitor talk until the release") {
+  chat_server s;
+  auto a = open_console(s, "alice", "Alice");
+  auto b = open_console(s, "bob", "Bob");
+  auto [visitor, id] = queued_visitor(s);
+
+  const auto q = queue_of_size(*a.ws, 1);
+  const auto& item = waiting(q)[0].as_object();
+  CHECK(str(item, "conversation_id") == id);
+  CHECK(str(item, "team") == "general");
+  CHECK(!str(item, "reason").empty());
+  CHECK(str(item, "preview") == "I want to talk to a human");
+  queue_of_size(*b.ws, 1);
+
+  // (Who wins a race is the 20-agent test's business: here Alice claims
+  // first, then Bob.)
+  REQUIRE(a.ws->send_json(agent_frame("claim", id)));
+  // Alice gets the conversation, and (before or after it) the emptied queue.
+  json::object conv;
+  bool emptied = false;
+  while (conv.empty() || !emptied) {
+    auto f = a.ws->recv(5000);
+    REQUIRE(f);
+    if (str(*f, "type") == "conversation") conv = *f;
+    if (str(*f, "type") == "queue") emptied = waiting(*f).empty();
+  }
+  CHECK(str(conv, "conversation_id") == id);
+  CHECK(str(conv, "state") == "agent");
+  const auto& transcript = conv.at("transcript").as_array();
+  REQUIRE(transcript.size() == 2);
+  CHECK(str(transcript[0].as_object(), "text") == "I want to talk to a human");
+  CHECK(str(transcript[1].as_object(), "from") == "bot");
+  CHECK(conv.at("context").is_object());
+  REQUIRE(b.ws->send_json(agent_frame("claim", id)));
+  const auto lost = b.ws->recv_type("error");
+  INFO(json::serialize(lost));
+  CHECK(str(lost, "code") == "already_claimed");
+  CHECK(str(lost, "conversation_id") == id);
+
+  const auto joined = visitor->recv_type("state");
+  CHECK(str(joined, "state") == "agent");
+  CHECK(str(joined, "agent") == "Alice");
+
+  // Agent -> visitor.
+  REQUIRE(a.ws->send_json({{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "a-1"},
+                           {"text", "Hi, I'm Alice. How can I help?"}}));
+  const auto ack = a.ws->recv_type("ack");
+  CHECK(str(ack, "client_msg_id") == "a-1");
+  CHECK(num(ack, "seq") == 3);
+  const auto said = visitor->recv_type("message");
+  CHECK(str(said, "from") == "agent");
+  CHECK(str(said, "agent") == "Alice");
+  CHECK(num(said, "seq") == 3);
+
+  // Visitor -> agent; the bot stays silent.
+  REQUIRE(visitor->send_json(text_message("v-2", "my order is late")));
+  CHECK(num(visitor->recv_type("ack"), "seq") == 4);
+  const auto heard = a.ws->recv_type("message");
+  CHECK(str(heard, "conversation_id") == id);
+  CHECK(str(heard, "from") == "visitor");
+  CHECK(str(heard, "text") == "my order is late");
+  CHECK(!visitor->recv(300));
+
+  // Bob cannot write into Alice's conversation.
+  REQUIRE(b.ws->send_json({{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "b-1"}, {"text", "hi"}}));
+  CHECK(str(b.ws->recv_type("error"), "code") == "not_yours");
+
+  // Back to the bot.
+  REQUIRE(a.ws->send_json(agent_frame("release", id)));
+  CHECK(str(a.ws->recv_type("state"), "state") == "bot");
+  CHECK(str(visitor->recv_type("state"), "state") == "bot");
+  REQUIRE(visitor->send_json(text_message("v-3", "what are your store hours")));
+  visitor->recv_type("ack");
+  CHECK(str(visitor->recv_type("message"), "from") == "bot");
+  CHECK(s.query_int("SELECT count(*) FROM assignments WHERE released_ms IS NOT NULL") == 1);
+  CHECK(s.query_int("SELECT count(*) FROM messages WHERE sender = 'agent'") == 1);
+}
+
+TEST_CASE("of 20 agents claiming at once exactly one wins") {
+  core::config cfg;
+  cfg.limits.connections_per_ip = 100;
+  chat_server s(cfg);
+  std::vector<console> agents;
+  for (int i = 0; i < 20; ++i) agents.push_back(open_console(s, "agent" + std::to_string(i)));
+  auto [visitor, id] = queued_visitor(s);
+  for (auto& a : agents) queue_of_size(*a.ws, 1);
+  for (auto& a : agents) REQUIRE(a.ws->send_json(agent_frame("claim", id)));
+  int won = 0, lost = 0;
+  for (auto& a : agents) {
+    for (;;) {
+      auto f = a.ws->recv(5000);
+      REQUIRE(f);
+      if (str(*f, "type") == "conversation") {
+        ++won;
+        break;
+      }
+      if (str(*f, "type") == "error") {
+        CHECK(str(*f, "code") == "already_claimed");
+        ++lost;
+        break;
+      }
+    }
+  }
+  CHECK(won == 1);
+  CHECK(lost == 19);
+  CHECK(s.query_int("SELECT count(*) FROM assignments WHERE conversation_id = '" + id + "'") == 1);
+}
+
+TEST_CASE("an agent closes the conversation, and a visitor's close reaches the agent") {
+  chat_server s;
+  auto a = open_console(s, "alice");
+  auto [visitor, id] = queued_visitor(s);
+  REQUIRE(a.ws->send_json(agent_frame("claim", id)));
+  a.ws->recv_type("conversation");
+  CHECK(str(visitor->recv_type("state"), "state") == "agent");
+  REQUIRE(a.ws->send_json(agent_frame("close", id)));
+  CHECK(str(a.ws->recv_type("state"), "state") == "closed");
+  CHECK(str(visitor->recv_type("state"), "state") == "closed");
+  REQUIRE(visitor->send_json({{"type", "survey"}, {"csat", 5}}));
+  CHECK(!visitor->recv(300));
+  CHECK(s.query_int("SELECT count(*) FROM surveys WHERE csat = 5") == 1);
+
+  auto [visitor2, id2] = queued_visitor(s);
+  REQUIRE(a.ws->send_json(agent_frame("claim", id2)));
+  a.ws->recv_type("conversation");
+  REQUIRE(visitor2->send_json({{"type", "close"}}));
+  const auto st = a.ws->recv_type("state");
+  CHECK(str(st, "conversation_id") == id2);
+  CHECK(str(st, "state") == "closed");
+  CHECK(s.query_int("SELECT count(*) FROM assignments WHERE released_ms IS NULL") == 0);
+  // Claiming what is not waiting is refused.
+  REQUIRE(a.ws->send_json(agent_frame("claim", id2)));
+  CHECK(str(a.ws->recv_type("error"), "code") == "bad_state");
+  REQUIRE(a.ws->send_json(agent_frame("claim", "c_no_such_conversation")));
+  CHECK(str(a.ws->recv_type("error"), "code") == "not_found");
+  REQUIRE(a.ws->send("not json"));
+  CHECK(str(a.ws->recv_type("error"), "code") == "bad_json");
+}
+
+TEST_CASE("the queue survives a restart of the server") {
+  chat_server s;
+  std::string id;
+  {
+    auto [visitor, vid] = queued_visitor(s);
+    id = vid;
+  }
+  s.stop();
+  s.open();
+  auto a = open_console(s, "alice");
+  std::size_t n = waiting(a.first_queue).size();
+  json::object q = a.first_queue;
+  if (n == 0) q = queue_of_size(*a.ws, 1);  // the queue is read from the store as the server starts
+  REQUIRE(waiting(q).size() == 1);
+  CHECK(str(waiting(q)[0].as_object(), "conversation_id") == id);
+}
+
+TEST_CASE("logging out closes the console's socket within seconds") {
+  chat_server s;
+  auto a = open_console(s, "alice");
+  const auto out = post(s.port, "/agent/logout", "", "application/json", "Cookie: " + a.cookie + "\r\n");
+  REQUIRE(out.status == 200);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(a.ws->wait_closed(5000));
+  CHECK(a.ws->close_code() == 1008);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(4));
+}
