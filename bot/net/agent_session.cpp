@@ -44,6 +44,8 @@ asio::awaitable<void> agent_session::run(std::unique_ptr<http::request<http::str
   open_ = true;
   core::log::info("agent_ws_open", {{"agent", who_.name}});
   env_.agents.attach(who_.agent_id, who_.teams, self);
+  // Their conversations come back after a reconnect (or a server restart).
+  env_.hub.resume_agent({who_.agent_id, who_.name, who_.display_name, weak_from_this()});
   asio::co_spawn(ws_.get_executor(), watch_login(), asio::detached);
 
   beast::flat_buffer buffer;
@@ -108,6 +110,8 @@ void agent_session::handle(std::string_view text) {
             c.agent_message(std::move(me), std::move(f.client_msg_id), std::move(f.text));
           } else if constexpr (std::is_same_v<T, protocol::agent_release>) {
             c.agent_release(std::move(me));
+          } else if constexpr (std::is_same_v<T, protocol::agent_typing>) {
+            c.agent_typing(std::move(me), f.on);
           } else {
             c.agent_close(std::move(me));
           }

@@ -244,7 +244,33 @@ std::size_t conversation_hub::live() const {
   return impl_->live.size();
 }
 
-void conversation_hub::set_desk(desk* d) { impl_->agents_desk = d; }
+namespace {
+void broadcast(conversation::state_data& s, const shared_frame& f, bool droppable,
+               const visitor_link* except = nullptr);
+}  // namespace
+
+void conversation_hub::set_desk(desk* d) {
+  impl_->agents_desk = d;
+  // A queued visitor hears their place and the estimated wait whenever the
+  // queue moves (the conversation must be live: its visitor is connected).
+  std::weak_ptr<impl> weak = impl_;
+  d->set_position_listener([weak](const std::string& id, const std::string& team, int position,
+                                  std::optional<std::int64_t> eta_s) {
+    auto self = weak.lock();
+    if (!self) return;
+    std::shared_ptr<conversation> c;
+    {
+      std::lock_guard lock(self->mu);
+      const auto it = self->live.find(id);
+      if (it != self->live.end()) c = it->second.lock();
+    }
+    if (!c) return;
+    const std::string frame = protocol::encode_queue_state(team, position, eta_s ? *eta_s : -1);
+    asio::post(c->s_->strand, [c, frame] {
+      if (c->s_->state == "queued") broadcast(*c->s_, make_frame(frame), false);
+    });
+  });
+}
 
 void conversation_hub::load_queue() {
   std::shared_ptr<impl> self = impl_;
@@ -255,6 +281,19 @@ void conversation_hub::load_queue() {
     }
     if (!self->agents_desk) return;
     for (const auto& row : r.value()) self->agents_desk->queued({row.id, row.team, "waiting since a restart", row.updated_ms, ""});
+  });
+}
+
+void conversation_hub::resume_agent(agent_ref a) {
+  std::shared_ptr<impl> self = impl_;
+  self->db.list_conversations("agent", store::k_max_read_limit,
+                              [self, a = std::move(a)](core::result<std::vector<store::conversation_row>> r) {
+    if (!r.ok()) return;
+    for (const auto& row : r.value()) {
+      if (row.agent_id != a.id) continue;
+      bool existed = false;
+      self->adopt(row, &existed)->agent_resume(a);
+    }
   });
 }
 
@@ -367,7 +406,7 @@ namespace {
 
 // Sends to every attached link (held back for links still replaying).
 void broadcast(conversation::state_data& s, const shared_frame& f, bool droppable,
-               const visitor_link* except = nullptr) {
+               const visitor_link* except) {
   for (auto& e : s.links) {
     if (e.key == except) continue;
     if (e.replaying) {
@@ -850,7 +889,7 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
         d->queued({id_, s.team, p.handoff_reason.empty() ? std::string("handoff") : p.handoff_reason,
                    hub_->clock.now_ms(), p.visitor_text});
       } else if (before == "queued" && s.state != "queued") {
-        d->dequeued(id_);
+        d->dequeued(id_, p.agent_kind == claim);
       }
       // The agent who let go learns the new state; so does one whose
       // visitor closed the conversation.
@@ -876,10 +915,29 @@ void conversation::send_error(const std::shared_ptr<visitor_link>& link, std::st
 }
 
 void conversation::on_typing(const std::shared_ptr<visitor_link>& from, protocol::typing t) {
-  // Other tabs of the visitor need not know; an agent would (they are not
-  // part of this protocol yet), so the frame is only validated.
-  (void)from;
-  (void)t;
+  (void)from;  // the visitor's other tabs need not know
+  asio::post(s_->strand, [self = shared_from_this(), on = t.on] {
+    state_data& s = *self->s_;
+    if (s.state != "agent" || s.agent_id == 0 || !self->hub_->agents_desk) return;
+    self->hub_->agents_desk->send_to_agent(s.agent_id, make_frame(protocol::encode_agent_typing(self->id_, on)));
+  });
+}
+
+void conversation::agent_resume(agent_ref a) {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
+    state_data& s = *self->s_;
+    if (s.state != "agent" || s.agent_id != a.id) return;
+    if (s.agent_name.empty()) s.agent_name = a.display_name;
+    self->send_transcript(std::move(a));
+  });
+}
+
+void conversation::agent_typing(agent_ref a, bool on) {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), on] {
+    state_data& s = *self->s_;
+    if (s.state != "agent" || s.agent_id != a.id) return self->agent_error(a, protocol::errc::not_yours, "this conversation is not yours");
+    broadcast(s, make_frame(protocol::encode_typing("agent", on)), true);
+  });
 }
 
 void conversation::on_feedback(const std::shared_ptr<visitor_link>& from, protocol::feedback f) {

@@ -93,6 +93,8 @@ class conversation_hub {
   // The conversation `id`, live or read from the store (not_found when it
   // does not exist). `done` runs on a store or I/O thread.
   void find(const std::string& id, opened done);
+  // Sends agent `a` every conversation they hold (after a reconnect).
+  void resume_agent(agent_ref a);
 
  private:
   friend class conversation;
@@ -125,6 +127,12 @@ class conversation : public std::enable_shared_from_this<conversation> {
   void agent_message(agent_ref a, std::string client_msg_id, std::string text);
   void agent_release(agent_ref a);
   void agent_close(agent_ref a);
+  // Typing indicators between the visitor and the agent who holds the
+  // conversation (dropped first when a client reads slowly).
+  void agent_typing(agent_ref a, bool on);
+  // An agent's console reconnected: if they hold this conversation they get
+  // it again (transcript, context), as after their claim.
+  void agent_resume(agent_ref a);
   void detach(const visitor_link* link);
   // For shutdown: refuses new messages, finishes the turn in flight and the
   // queued ones, then runs `fn` on the strand.

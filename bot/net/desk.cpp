@@ -35,11 +35,50 @@ void desk::queued(waiting w) {
   if (w.preview.size() > 200) w.preview = core::sanitize_utf8(std::string_view(w.preview).substr(0, 200));
   queue_[w.conversation_id] = std::move(w);
   broadcast();
+  tell_positions();
 }
 
-void desk::dequeued(const std::string& conversation_id) {
+void desk::dequeued(const std::string& conversation_id, bool claimed) {
   std::lock_guard lock(mu_);
-  if (queue_.erase(conversation_id) > 0) broadcast();
+  const auto it = queue_.find(conversation_id);
+  if (it == queue_.end()) return;
+  if (claimed) {
+    auto& waits = recent_waits_ms_[it->second.team];
+    waits.push_back(std::max<std::int64_t>(0, clock_.now_ms() - it->second.since_ms));
+    if (waits.size() > 20) waits.pop_front();
+  }
+  queue_.erase(it);
+  broadcast();
+  tell_positions();
+}
+
+void desk::set_position_listener(position_listener l) {
+  std::lock_guard lock(mu_);
+  positions_ = std::move(l);
+}
+
+void desk::tell_positions() {
+  if (!positions_) return;
+  std::map<std::string, std::vector<const waiting*>> by_team;
+  for (const auto& [id, w] : queue_) by_team[w.team].push_back(&w);
+  const std::int64_t now = clock_.now_ms();
+  for (auto& [team, list] : by_team) {
+    std::sort(list.begin(), list.end(), [](const waiting* l, const waiting* r) {
+      return l->since_ms != r->since_ms ? l->since_ms < r->since_ms : l->conversation_id < r->conversation_id;
+    });
+    std::optional<std::int64_t> typical_ms;
+    if (const auto it = recent_waits_ms_.find(team); it != recent_waits_ms_.end() && !it->second.empty()) {
+      std::int64_t sum = 0;
+      for (auto v : it->second) sum += v;
+      typical_ms = sum / static_cast<std::int64_t>(it->second.size());
+    }
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      std::optional<std::int64_t> eta;
+      // A typical wait per place ahead, less what this one waited already.
+      if (typical_ms) eta = std::max<std::int64_t>(0, (*typical_ms * static_cast<std::int64_t>(i + 1) - (now - list[i]->since_ms)) / 1000);
+      positions_(list[i]->conversation_id, team, static_cast<int>(i + 1), eta);
+    }
+  }
 }
 
 std::size_t desk::queue_size() const {

@@ -10,6 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,7 +53,16 @@ class desk {
 
   // A conversation waits for an agent, or no longer does.
   void queued(waiting w);
-  void dequeued(const std::string& conversation_id);
+  // `claimed`: an agent took it (its wait counts for the estimates).
+  void dequeued(const std::string& conversation_id, bool claimed = false);
+
+  // Told, after every change of the queue, each waiting conversation's place
+  // in its team's queue (1 = next) and the estimated wait in seconds (from
+  // the last claims of that team; none before the first).
+  using position_listener =
+      std::function<void(const std::string& conversation_id, const std::string& team, int position,
+                         std::optional<std::int64_t> eta_s)>;
+  void set_position_listener(position_listener l);
   std::size_t queue_size() const;
   std::size_t agents_online() const;
 
@@ -64,11 +76,14 @@ class desk {
   // The queue as agent `a` sees it (their teams), oldest first. mu_ held.
   shared_frame snapshot_for(const agent_entry& a) const;
   void broadcast();  // mu_ held
+  void tell_positions();  // mu_ held
 
   const core::clock& clock_;
   mutable std::mutex mu_;
   std::vector<agent_entry> agents_;
   std::map<std::string, waiting> queue_;
+  std::map<std::string, std::deque<std::int64_t>> recent_waits_ms_;  // per team, the last 20 claims
+  position_listener positions_;
 };
 
 }  // namespace bot::net

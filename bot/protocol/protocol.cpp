@@ -264,6 +264,10 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
     out.frame = agent_release{id};
   } else if (*type == "close") {
     out.frame = agent_close{id};
+  } else if (*type == "typing") {
+    const auto on = r.boolean("on");
+    if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
+    out.frame = agent_typing{id, *on};
   } else if (*type == "message") {
     const auto cmid = r.string("client_msg_id", true);
     const auto body = r.string("text", true);
@@ -345,6 +349,16 @@ std::string encode_agent_state(std::string_view conversation_id, std::string_vie
   core::log::append_json_string(out, conversation_id);
   key(out, "state");
   core::log::append_json_string(out, state);
+  out += '}';
+  return out;
+}
+
+std::string encode_agent_typing(std::string_view conversation_id, bool on) {
+  std::string out = "{\"type\":\"typing\"";
+  key(out, "conversation_id");
+  core::log::append_json_string(out, conversation_id);
+  out += ",\"from\":\"visitor\",\"on\":";
+  out += on ? "true" : "false";
   out += '}';
   return out;
 }
@@ -440,6 +454,19 @@ std::string encode_state(std::string_view state, std::string_view team, std::str
     core::log::append_json_string(out, agent);
     out += '}';
   }
+  return out;
+}
+
+std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s) {
+  std::string out = encode_state("queued", team);
+  out.pop_back();
+  key(out, "position");
+  append_int(out, position);
+  if (eta_s >= 0) {
+    key(out, "eta_s");
+    append_int(out, eta_s);
+  }
+  out += '}';
   return out;
 }
 

@@ -113,6 +113,9 @@ std::string encode_state(std::string_view state, std::string_view team);
 // With the display name of the agent who holds the conversation (state agent).
 std::string encode_state(std::string_view state, std::string_view team, std::string_view agent);
 std::string encode_typing(std::string_view from, bool on);
+// `state {state: "queued", team, position, eta_s?}` for a waiting visitor
+// (eta_s < 0: no estimate yet).
+std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s);
 std::string encode_resync(std::int64_t from_seq, std::int64_t last_seq);
 std::string encode_error(std::string_view code, std::string_view message,
                          std::string_view client_msg_id = {});
@@ -153,7 +156,11 @@ struct agent_release {
 struct agent_close {
   std::string conversation_id;
 };
-using agent_frame = std::variant<agent_claim, agent_message, agent_release, agent_close>;
+struct agent_typing {
+  std::string conversation_id;
+  bool on = false;
+};
+using agent_frame = std::variant<agent_claim, agent_message, agent_release, agent_close, agent_typing>;
 
 struct agent_decoded {
   std::optional<agent_frame> frame;
@@ -179,6 +186,7 @@ std::string encode_conversation(std::string_view conversation_id, std::string_vi
 std::string encode_agent_message(std::string_view conversation_id, const chat_message& m);
 std::string encode_agent_ack(std::string_view conversation_id, std::string_view client_msg_id, std::int64_t seq);
 std::string encode_agent_state(std::string_view conversation_id, std::string_view state);
+std::string encode_agent_typing(std::string_view conversation_id, bool on);  // the visitor types
 std::string encode_agent_error(std::string_view code, std::string_view message, std::string_view conversation_id);
 
 }  // namespace bot::protocol

@@ -58,6 +58,16 @@ std::pair<std::unique_ptr<ws_client>, std::string> queued_visitor(chat_server& s
 
 const json::array& waiting(const json::object& queue) { return queue.at("waiting").as_array(); }
 
+// The visitor's next state frame other than a queue position update.
+json::object next_state(ws_client& ws) {
+  for (int i = 0; i < 20; ++i) {
+    auto st = ws.recv_type("state");
+    if (str(st, "state") != "queued") return st;
+  }
+  FAIL("only queue positions");
+  return {};
+}
+
 // The next `queue` frame that lists `n` conversations.
 json::object queue_of_size(ws_client& ws, std::size_t n) {
   for (int i = 0; i < 20; ++i) {
@@ -132,7 +142,7 @@ TEST_CASE("a handoff is queued, one claim wins, and agent and visitor talk until
   CHECK(str(lost, "code") == "already_claimed");
   CHECK(str(lost, "conversation_id") == id);
 
-  const auto joined = visitor->recv_type("state");
+  const auto joined = next_state(*visitor);
   CHECK(str(joined, "state") == "agent");
   CHECK(str(joined, "agent") == "Alice");
 
@@ -163,7 +173,7 @@ TEST_CASE("a handoff is queued, one claim wins, and agent and visitor talk until
   // Back to the bot.
   REQUIRE(a.ws->send_json(agent_frame("release", id)));
   CHECK(str(a.ws->recv_type("state"), "state") == "bot");
-  CHECK(str(visitor->recv_type("state"), "state") == "bot");
+  CHECK(str(next_state(*visitor), "state") == "bot");
   REQUIRE(visitor->send_json(text_message("v-3", "what are your store hours")));
   visitor->recv_type("ack");
   CHECK(str(visitor->recv_type("message"), "from") == "bot");
@@ -207,10 +217,10 @@ TEST_CASE("an agent closes the conversation, and a visitor's close reaches the a
   auto [visitor, id] = queued_visitor(s);
   REQUIRE(a.ws->send_json(agent_frame("claim", id)));
   a.ws->recv_type("conversation");
-  CHECK(str(visitor->recv_type("state"), "state") == "agent");
+  CHECK(str(next_state(*visitor), "state") == "agent");
   REQUIRE(a.ws->send_json(agent_frame("close", id)));
   CHECK(str(a.ws->recv_type("state"), "state") == "closed");
-  CHECK(str(visitor->recv_type("state"), "state") == "closed");
+  CHECK(str(next_state(*visitor), "state") == "closed");
   REQUIRE(visitor->send_json({{"type", "survey"}, {"csat", 5}}));
   CHECK(!visitor->recv(300));
   CHECK(s.query_int("SELECT count(*) FROM surveys WHERE csat = 5") == 1);
@@ -258,4 +268,89 @@ TEST_CASE("logging out closes the console's socket within seconds") {
   CHECK(a.ws->wait_closed(5000));
   CHECK(a.ws->close_code() == 1008);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(4));
+}
+
+TEST_CASE("typing goes both ways between the visitor and the agent who holds the conversation") {
+  chat_server s;
+  auto a = open_console(s, "alice");
+  auto [visitor, id] = queued_visitor(s);
+  REQUIRE(a.ws->send_json(agent_frame("claim", id)));
+  a.ws->recv_type("conversation");
+  REQUIRE(visitor->send_json({{"type", "typing"}, {"on", true}}));
+  const auto t = a.ws->recv_type("typing");
+  CHECK(str(t, "conversation_id") == id);
+  CHECK(str(t, "from") == "visitor");
+  CHECK(t.at("on").as_bool());
+  REQUIRE(a.ws->send_json({{"type", "typing"}, {"conversation_id", id}, {"on", true}}));
+  const auto v = visitor->recv_type("typing");
+  CHECK(str(v, "from") == "agent");
+  CHECK(v.at("on").as_bool());
+  REQUIRE(a.ws->send_json({{"type", "typing"}, {"conversation_id", id}, {"on", "yes"}}));
+  CHECK(str(a.ws->recv_type("error"), "code") == "bad_field");
+}
+
+TEST_CASE("a queued visitor hears their place in the queue and, after a claim, the estimated wait") {
+  chat_server s;
+  auto a = open_console(s, "alice");
+  auto [first, id1] = queued_visitor(s);
+  const auto p1 = first->recv_type("state");
+  CHECK(str(p1, "state") == "queued");
+  CHECK(num(p1, "position") == 1);
+  CHECK_FALSE(p1.contains("eta_s"));  // no claim yet: no estimate
+  auto [second, id2] = queued_visitor(s);
+  CHECK(num(second->recv_type("state"), "position") == 2);
+  REQUIRE(a.ws->send_json(agent_frame("claim", id1)));
+  a.ws->recv_type("conversation");
+  // The second moves up, now with an estimate from the first one's wait.
+  json::object moved;
+  for (int i = 0; i < 5 && num(moved, "position") != 1; ++i) moved = second->recv_type("state");
+  CHECK(num(moved, "position") == 1);
+  CHECK(num(moved, "eta_s") >= 0);
+  CHECK(str(next_state(*first), "state") == "agent");
+}
+
+TEST_CASE("an agent who reconnects gets the conversations they hold") {
+  chat_server s;
+  auto a = open_console(s, "alice");
+  auto [visitor, id] = queued_visitor(s);
+  REQUIRE(a.ws->send_json(agent_frame("claim", id)));
+  a.ws->recv_type("conversation");
+  a.ws->close();
+  test::ws_connect_options o;
+  o.target = "/agent/ws";
+  o.cookie = a.cookie;
+  auto again = ws_client::connect(s.port, o);
+  REQUIRE(again);
+  const auto conv = again->recv_type("conversation");
+  CHECK(str(conv, "conversation_id") == id);
+  CHECK(str(conv, "state") == "agent");
+  // And the visitor's messages reach the new connection.
+  REQUIRE(visitor->send_json(text_message("v-9", "still there?")));
+  CHECK(str(again->recv_type("message"), "text") == "still there?");
+}
+
+TEST_CASE("a visitor's token opens their own conversation and nothing else") {
+  chat_server s;
+  auto v1 = s.connect();
+  REQUIRE(v1->send_json(hello()));
+  const auto w1 = v1->recv_type("welcome");
+  REQUIRE(v1->send_json(text_message("p-1", "my address is 12 Secret Lane")));
+  v1->recv_type("ack");
+  auto v2 = s.connect();
+  REQUIRE(v2->send_json(hello()));
+  const auto w2 = v2->recv_type("welcome");
+  CHECK(str(w2, "conversation_id") != str(w1, "conversation_id"));
+  // Resuming with one's own token replays only one's own messages.
+  auto again = s.connect();
+  REQUIRE(again->send_json(hello(str(w2, "token"), 0)));
+  CHECK(str(again->recv_type("welcome"), "conversation_id") == str(w2, "conversation_id"));
+  CHECK(!again->recv(300));
+  // A token is not a conversation id: using the other's id as a token opens
+  // a new conversation, not theirs.
+  auto guess = s.connect();
+  REQUIRE(guess->send_json(hello(str(w1, "conversation_id"), 0)));
+  const auto g = guess->recv_type("welcome");
+  CHECK(str(g, "conversation_id") != str(w1, "conversation_id"));
+  CHECK(g.at("resumed").as_bool() == false);
+  CHECK(!guess->recv(300));
 }
