@@ -112,11 +112,33 @@ void agent_session::handle(std::string_view text) {
             c.agent_release(std::move(me));
           } else if constexpr (std::is_same_v<T, protocol::agent_typing>) {
             c.agent_typing(std::move(me), f.on);
+          } else if constexpr (std::is_same_v<T, protocol::agent_note>) {
+            c.agent_note(std::move(me), std::move(f.text));
+          } else if constexpr (std::is_same_v<T, protocol::agent_transfer>) {
+            if (!f.team.empty()) {
+              c.agent_transfer_team(std::move(me), std::move(f.team));
+            } else {
+              self->transfer_to_agent(r.value(), std::move(me), std::move(f.agent));
+            }
           } else {
             c.agent_close(std::move(me));
           }
         },
         frame);
+  });
+}
+
+// Looks the target agent up (on a store reader thread), then asks the
+// conversation to hand over.
+void agent_session::transfer_to_agent(const std::shared_ptr<conversation>& c, agent_ref me, std::string name) {
+  env_.db.find_agent(name, [self = shared_from_this(), c, me = std::move(me), name](core::result<store::agent_row> r) {
+    if (!r.ok() || r.value().disabled) {
+      asio::post(self->ws_.get_executor(), [self, id = c->id(), name] {
+        self->error(protocol::errc::not_found, "no active agent '" + name + "'", id);
+      });
+      return;
+    }
+    c->agent_transfer_agent(me, {r.value().id, r.value().name, r.value().display_name, {}});
   });
 }
 

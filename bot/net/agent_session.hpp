@@ -22,6 +22,7 @@
 #include "bot/net/conversation.hpp"
 #include "bot/net/desk.hpp"
 #include "bot/protocol/protocol.hpp"
+#include "bot/store/store.hpp"
 
 namespace bot::net {
 
@@ -29,6 +30,7 @@ class agent_auth;
 
 struct agent_env {
   conversation_hub& hub;
+  store::store& db;  // agent lookups (transfer to an agent)
   desk& agents;
   agent_auth& auth;
   core::limits_config limits;
@@ -46,6 +48,7 @@ class agent_session final : public agent_link, public std::enable_shared_from_th
 
  private:
   void handle(std::string_view text);
+  void transfer_to_agent(const std::shared_ptr<conversation>& c, agent_ref me, std::string name);
   void error(std::string_view code, const std::string& message, std::string_view conversation_id = {});
   void enqueue(shared_frame frame);
   void write_next();

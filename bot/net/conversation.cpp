@@ -27,7 +27,7 @@ namespace {
 constexpr std::int64_t k_rate_window_ms = 10000;
 constexpr int k_transcript_max = 500;  // messages sent to an agent who claims
 
-enum agent_action { claim = 0, reply = 1, release = 2, close_by_agent = 3 };
+enum agent_action { claim = 0, reply = 1, release = 2, close_by_agent = 3, to_team = 4, to_agent = 5 };
 
 std::int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -192,7 +192,8 @@ struct conversation::state_data {
     int kind = 0;  // agent_action
     agent_ref agent;
     std::string client_msg_id;
-    std::string text;
+    std::string text;  // a message, or the team of to_team
+    agent_ref to;      // to_agent
   };
   using work = std::variant<queued_message, queued_close, queued_agent>;
 
@@ -211,6 +212,7 @@ struct conversation::state_data {
     std::string handoff_reason;
     int agent_kind = -1;  // agent_action of an agent's turn, -1 = none
     agent_ref agent;
+    agent_ref to;  // to_agent
   };
 
   strand_type strand;
@@ -545,7 +547,7 @@ void conversation::next() {
   if (auto* m = std::get_if<state_data::queued_message>(&w)) {
     start_message(std::move(m->from), std::move(m->m), m->t_in_ns);
   } else if (auto* a = std::get_if<state_data::queued_agent>(&w)) {
-    start_agent(a->kind, std::move(a->agent), std::move(a->client_msg_id), std::move(a->text));
+    start_agent(a->kind, std::move(a->agent), std::move(a->client_msg_id), std::move(a->text), std::move(a->to));
   } else {
     start_close(std::move(std::get<state_data::queued_close>(w).from));
   }
@@ -647,7 +649,7 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
 
 void conversation::agent_claim(agent_ref a) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{claim, std::move(a), {}, {}});
+    self->s_->inbox.emplace_back(state_data::queued_agent{claim, std::move(a), {}, {}, {}});
     if (!self->s_->busy) self->next();
   });
 }
@@ -655,21 +657,21 @@ void conversation::agent_claim(agent_ref a) {
 void conversation::agent_message(agent_ref a, std::string client_msg_id, std::string text) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), cmid = std::move(client_msg_id),
                           text = std::move(text)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{reply, std::move(a), std::move(cmid), std::move(text)});
+    self->s_->inbox.emplace_back(state_data::queued_agent{reply, std::move(a), std::move(cmid), std::move(text), {}});
     if (!self->s_->busy) self->next();
   });
 }
 
 void conversation::agent_release(agent_ref a) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{release, std::move(a), {}, {}});
+    self->s_->inbox.emplace_back(state_data::queued_agent{release, std::move(a), {}, {}, {}});
     if (!self->s_->busy) self->next();
   });
 }
 
 void conversation::agent_close(agent_ref a) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{close_by_agent, std::move(a), {}, {}});
+    self->s_->inbox.emplace_back(state_data::queued_agent{close_by_agent, std::move(a), {}, {}, {}});
     if (!self->s_->busy) self->next();
   });
 }
@@ -686,7 +688,35 @@ void conversation::agent_error(const agent_ref& a, std::string_view code, const 
 
 // One agent action as a turn. Checked here, on the strand, against the
 // committed state: of two claims, the second sees the first's result.
-void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text) {
+void conversation::agent_transfer_team(agent_ref a, std::string team) {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), team = std::move(team)]() mutable {
+    self->s_->inbox.emplace_back(state_data::queued_agent{to_team, std::move(a), {}, std::move(team), {}});
+    if (!self->s_->busy) self->next();
+  });
+}
+
+void conversation::agent_transfer_agent(agent_ref a, agent_ref to) {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), to = std::move(to)]() mutable {
+    self->s_->inbox.emplace_back(state_data::queued_agent{to_agent, std::move(a), {}, {}, std::move(to)});
+    if (!self->s_->busy) self->next();
+  });
+}
+
+void conversation::agent_note(agent_ref a, std::string text) {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), text = std::move(text)]() mutable {
+    state_data& s = *self->s_;
+    if (s.state != "agent" || s.agent_id != a.id) return self->agent_error(a, protocol::errc::not_yours, "this conversation is not yours");
+    const std::int64_t now = self->hub_->clock.now_ms();
+    self->hub_->db.add_note(self->id_, a.id, text, now,
+                            [self, a, text, now](core::result<std::int64_t> r) {
+      if (!r.ok()) return self->agent_error(a, error_code_for(r.error()), "the note could not be stored");
+      const std::string frame = protocol::encode_note(self->id_, protocol::note_json(r.value(), a.display_name, text, now));
+      if (desk* d = self->hub_->agents_desk) d->send_to_agent(a.id, make_frame(frame));
+    });
+  });
+}
+
+void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text, agent_ref to) {
   state_data& s = *s_;
   const std::int64_t now = hub_->clock.now_ms();
   if (kind == claim) {
@@ -730,6 +760,26 @@ void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id,
     p.client_msg_id = client_msg_id;
     p.replies.emplace_back(text, std::move(meta));
     turn.replies.push_back(std::move(m));
+  } else if (kind == to_team) {
+    if (text.empty() || text.size() > store::k_max_team_bytes ||
+        text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
+      agent_error(a, protocol::errc::bad_field, "a team is 1-64 letters, digits, _ or -");
+      return next();
+    }
+    p.state = "queued";
+    p.team = text;
+    p.handoff_reason = "transferred by " + a.display_name;
+    turn.release_agent = true;
+    turn.events.push_back({"transferred", id_, data, now});
+  } else if (kind == to_agent) {
+    if (to.id == a.id) {
+      agent_error(a, protocol::errc::bad_field, "this conversation is already yours");
+      return next();
+    }
+    turn.release_agent = true;
+    turn.assign_agent = to.id;
+    turn.events.push_back({"transferred", id_, data, now});
+    p.to = std::move(to);
   } else {
     p.state = kind == release ? "bot" : "closed";
     if (kind == close_by_agent) p.team.clear();
@@ -765,10 +815,25 @@ void conversation::send_transcript(agent_ref a) {
       }
       transcript += ']';
       const std::string context = state_to_json(self->s_->dstate);
-      if (auto l = a.link.lock()) {
-        l->send(make_frame(protocol::encode_conversation(self->id_, self->s_->state, transcript, context,
-                                                         self->s_->team)));
-      }
+      self->hub_->db.list_notes(self->id_, [self, a, transcript, context](core::result<std::vector<store::note_row>> notes) {
+        std::string list = "[";
+        if (notes.ok()) {
+          for (const auto& n : notes.value()) {
+            if (list.size() > 1) list += ',';
+            list += protocol::note_json(n.id, n.agent, n.text, n.ts_ms);
+          }
+        }
+        list += ']';
+        asio::post(self->s_->strand, [self, a, transcript, context, list] {
+          auto frame = make_frame(protocol::encode_conversation(self->id_, self->s_->state, transcript, context,
+                                                                self->s_->team, list));
+          if (auto l = a.link.lock()) {
+            l->send(std::move(frame));
+          } else if (desk* d = self->hub_->agents_desk) {
+            d->send_to_agent(a.id, frame);  // a transfer: to every console of the new holder
+          }
+        });
+      });
     });
   });
 }
@@ -874,9 +939,15 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   if (p.agent_kind == claim) {
     s.agent_id = p.agent.id;
     s.agent_name = p.agent.display_name;
-  } else if (p.agent_kind == release || p.agent_kind == close_by_agent) {
+  } else if (p.agent_kind == release || p.agent_kind == close_by_agent || p.agent_kind == to_team) {
     s.agent_id = 0;
     s.agent_name.clear();
+  } else if (p.agent_kind == to_agent) {
+    s.agent_id = p.to.id;
+    s.agent_name = p.to.display_name;
+    agent_ref_send(p.agent, protocol::encode_transferred(id_, p.to.display_name));
+    broadcast(s, make_frame(protocol::encode_state(s.state, s.team, s.agent_name)), false);
+    send_transcript(p.to);
   }
   if (p.state != s.state || p.team != s.team) {
     const std::string before = s.state;
@@ -893,7 +964,7 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
       }
       // The agent who let go learns the new state; so does one whose
       // visitor closed the conversation.
-      if (p.agent_kind == release || p.agent_kind == close_by_agent) {
+      if (p.agent_kind == release || p.agent_kind == close_by_agent || p.agent_kind == to_team) {
         agent_ref_send(p.agent, protocol::encode_agent_state(id_, s.state));
       } else if (before == "agent" && s.agent_id != 0) {
         d->send_to_agent(s.agent_id, make_frame(protocol::encode_agent_state(id_, s.state)));

@@ -133,6 +133,12 @@ class conversation : public std::enable_shared_from_this<conversation> {
   // An agent's console reconnected: if they hold this conversation they get
   // it again (transcript, context), as after their claim.
   void agent_resume(agent_ref a);
+  // An internal note (stored; shown to agents only). Only by the holder.
+  void agent_note(agent_ref a, std::string text);
+  // The holder hands the conversation to a team's queue, or straight to
+  // agent `to` (who gets it as after a claim).
+  void agent_transfer_team(agent_ref a, std::string team);
+  void agent_transfer_agent(agent_ref a, agent_ref to);
   void detach(const visitor_link* link);
   // For shutdown: refuses new messages, finishes the turn in flight and the
   // queued ones, then runs `fn` on the strand.
@@ -150,7 +156,7 @@ class conversation : public std::enable_shared_from_this<conversation> {
   void next();
   void start_message(std::weak_ptr<visitor_link> from, protocol::message m, std::int64_t t_in_ns);
   void start_close(std::weak_ptr<visitor_link> from);
-  void start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text);
+  void start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text, agent_ref to = {});
   void send_transcript(agent_ref a);
   void agent_error(const agent_ref& a, std::string_view code, const std::string& message);
   void turn_done(core::result<store::turn_appended> r);

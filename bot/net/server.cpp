@@ -164,7 +164,7 @@ struct server::impl {
       agents = std::make_unique<agent_auth>(*options.store, options.chat, core::system_clock::instance());
       agents_desk = std::make_unique<desk>(core::system_clock::instance());
       hub->set_desk(agents_desk.get());
-      agent_environment = std::make_unique<agent_env>(agent_env{*hub, *agents_desk, *agents, options.chat.limits, decode});
+      agent_environment = std::make_unique<agent_env>(agent_env{*hub, *options.store, *agents_desk, *agents, options.chat.limits, decode});
     }
   }
 

@@ -264,6 +264,21 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
     out.frame = agent_release{id};
   } else if (*type == "close") {
     out.frame = agent_close{id};
+  } else if (*type == "note") {
+    const auto body = r.string("text", true);
+    if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
+    if (core::is_blank(*body)) return fail_with(errc::bad_field, "'text' is empty");
+    if (body->size() > 16 * 1024) return fail_with(errc::too_long, "a note has at most 16 KiB");
+    out.frame = agent_note{id, std::string(*body)};
+  } else if (*type == "transfer") {
+    const auto team = r.string("team", false);
+    const auto agent = r.string("agent", false);
+    if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
+    if (team.has_value() == agent.has_value() || (team && team->empty()) || (agent && agent->empty()))
+      return fail_with(errc::bad_field, "name either 'team' or 'agent'");
+    if ((team && team->size() > 64) || (agent && agent->size() > 64))
+      return fail_with(errc::bad_field, "a team or agent name has at most 64 bytes");
+    out.frame = agent_transfer{id, team ? std::string(*team) : std::string(), agent ? std::string(*agent) : std::string()};
   } else if (*type == "typing") {
     const auto on = r.boolean("on");
     if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
@@ -308,8 +323,10 @@ std::string encode_queue(const std::vector<queue_item>& waiting) {
 
 std::string encode_conversation(std::string_view conversation_id, std::string_view state,
                                 std::string_view transcript_json, std::string_view context_json,
-                                std::string_view why) {
+                                std::string_view why, std::string_view notes_json) {
   std::string out = "{\"type\":\"conversation\"";
+  key(out, "notes");
+  out += notes_json.empty() ? std::string_view("[]") : notes_json;
   key(out, "conversation_id");
   core::log::append_json_string(out, conversation_id);
   key(out, "state");
@@ -349,6 +366,39 @@ std::string encode_agent_state(std::string_view conversation_id, std::string_vie
   core::log::append_json_string(out, conversation_id);
   key(out, "state");
   core::log::append_json_string(out, state);
+  out += '}';
+  return out;
+}
+
+std::string note_json(std::int64_t id, std::string_view agent, std::string_view text, std::int64_t ts_ms) {
+  std::string out = "{\"id\":";
+  append_int(out, id);
+  key(out, "agent");
+  core::log::append_json_string(out, agent);
+  key(out, "text");
+  core::log::append_json_string(out, text);
+  key(out, "ts");
+  append_int(out, ts_ms);
+  out += '}';
+  return out;
+}
+
+std::string encode_note(std::string_view conversation_id, std::string_view note_object_json) {
+  std::string out = "{\"type\":\"note\"";
+  key(out, "conversation_id");
+  core::log::append_json_string(out, conversation_id);
+  key(out, "note");
+  out += note_object_json;
+  out += '}';
+  return out;
+}
+
+std::string encode_transferred(std::string_view conversation_id, std::string_view to) {
+  std::string out = "{\"type\":\"transferred\"";
+  key(out, "conversation_id");
+  core::log::append_json_string(out, conversation_id);
+  key(out, "to");
+  core::log::append_json_string(out, to);
   out += '}';
   return out;
 }

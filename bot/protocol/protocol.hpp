@@ -160,7 +160,18 @@ struct agent_typing {
   std::string conversation_id;
   bool on = false;
 };
-using agent_frame = std::variant<agent_claim, agent_message, agent_release, agent_close, agent_typing>;
+struct agent_note {
+  std::string conversation_id;
+  std::string text;
+};
+// To a team (back to its queue) or straight to another agent, by name.
+struct agent_transfer {
+  std::string conversation_id;
+  std::string team;
+  std::string agent;
+};
+using agent_frame =
+    std::variant<agent_claim, agent_message, agent_release, agent_close, agent_typing, agent_note, agent_transfer>;
 
 struct agent_decoded {
   std::optional<agent_frame> frame;
@@ -181,7 +192,12 @@ std::string encode_queue(const std::vector<queue_item>& waiting);
 // object (both written by this server).
 std::string encode_conversation(std::string_view conversation_id, std::string_view state,
                                 std::string_view transcript_json, std::string_view context_json,
-                                std::string_view why);
+                                std::string_view why, std::string_view notes_json = "[]");
+// One note as a JSON object, and the `note` frame that carries it.
+std::string note_json(std::int64_t id, std::string_view agent, std::string_view text, std::int64_t ts_ms);
+std::string encode_note(std::string_view conversation_id, std::string_view note_object_json);
+// To the agent who handed a conversation on.
+std::string encode_transferred(std::string_view conversation_id, std::string_view to);
 // A message frame for an agent: encode_message() with the conversation id.
 std::string encode_agent_message(std::string_view conversation_id, const chat_message& m);
 std::string encode_agent_ack(std::string_view conversation_id, std::string_view client_msg_id, std::int64_t seq);

@@ -233,6 +233,11 @@ constexpr std::string_view k_select_conversations_in_state =
     "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
     "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL) "
     "FROM conversations c WHERE state = ?1 ORDER BY updated_ms LIMIT ?2";
+constexpr std::string_view k_insert_note =
+    "INSERT INTO notes (conversation_id, agent_id, text, ts_ms) VALUES (?1, ?2, ?3, ?4)";
+constexpr std::string_view k_select_notes =
+    "SELECT n.id, coalesce(a.display_name, ''), n.text, n.ts_ms FROM notes n LEFT JOIN agents a ON a.id = n.agent_id "
+    "WHERE n.conversation_id = ?1 ORDER BY n.ts_ms, n.id LIMIT 1000";
 constexpr std::string_view k_insert_assignment =
     "INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES (?1, ?2, ?3)";
 constexpr std::string_view k_release_assignment =
@@ -897,6 +902,49 @@ class sqlite_store final : public store {
           if (!rows) return rows.error();
           if (rows.value().empty()) return core::not_found("no agent '" + name + "'");
           return std::move(rows.value().front());
+        },
+        std::move(done)));
+  }
+
+  void add_note(std::string conversation_id, std::int64_t agent_id, std::string text, std::int64_t ts_ms,
+                callback<std::int64_t> done) override {
+    if (ts_ms == 0) ts_ms = clock_.now_ms();
+    core::status st = check_id("conversation id", conversation_id, k_max_id_bytes);
+    if (st.ok()) st = check_text("note", text, k_max_note_bytes);
+    if (st.ok() && core::is_blank(text)) st = core::invalid_argument("the note is empty");
+    if (!st.ok()) return refuse(std::move(st), done);
+    submit(make_result_job<std::int64_t>(
+        [id = std::move(conversation_id), agent_id, text = std::move(text), ts_ms](writer& w) -> core::result<std::int64_t> {
+          sqlite::db& d = w.db();
+          auto s = d.cached(k_insert_note);
+          if (!s) return s.error();
+          if (auto b = bind_all(**s, id, agent_id, text, ts_ms); !b.ok()) return b;
+          if (auto r = (*s)->run(); !r.ok()) {
+            if ((*s)->last_extended_code() == SQLITE_CONSTRAINT_FOREIGNKEY)
+              return core::not_found("no conversation or agent for this note");
+            return r;
+          }
+          return d.last_insert_rowid();
+        },
+        std::move(done)));
+  }
+
+  void list_notes(std::string conversation_id, callback<std::vector<note_row>> done) override {
+    if (auto st = check_id("conversation id", conversation_id, k_max_id_bytes); !st.ok())
+      return refuse(std::move(st), done);
+    submit_read(make_read_job<std::vector<note_row>>(
+        [id = std::move(conversation_id)](sqlite::db& d) -> core::result<std::vector<note_row>> {
+          auto s = d.cached(k_select_notes);
+          if (!s) return s.error();
+          if (auto b = (*s)->bind(1, std::string_view(id)); !b.ok()) return b;
+          std::vector<note_row> rows;
+          for (;;) {
+            auto r = (*s)->step();
+            if (!r) return r.error();
+            if (*r == sqlite::step_result::done) break;
+            rows.push_back({(*s)->column_int64(0), (*s)->column_text(1), (*s)->column_text(2), (*s)->column_int64(3)});
+          }
+          return rows;
         },
         std::move(done)));
   }

@@ -179,6 +179,15 @@ struct agent_row {
   std::int64_t created_ms = 0;
 };
 
+// An agent's internal note on a conversation (never shown to the visitor).
+struct note_row {
+  std::int64_t id = 0;
+  std::string agent;  // the agent's display name ("" if the account is gone)
+  std::string text;
+  std::int64_t ts_ms = 0;
+};
+inline constexpr std::size_t k_max_note_bytes = 16 * 1024;
+
 class store {
  public:
   virtual ~store() = default;
@@ -216,6 +225,9 @@ class store {
   virtual void set_agent_password(std::string name, std::string password_hash,
                                   done_callback done) = 0;
   virtual void set_agent_disabled(std::string name, bool disabled, done_callback done) = 0;
+  // Stores a note; completes with its id.
+  virtual void add_note(std::string conversation_id, std::int64_t agent_id, std::string text, std::int64_t ts_ms,
+                        callback<std::int64_t> done) = 0;
 
   // Reads (reader threads).
   // not_found for an unknown name.
@@ -226,6 +238,8 @@ class store {
   // (1 .. k_max_read_limit).
   virtual void list_conversations(std::string state, int limit,
                                   callback<std::vector<conversation_row>> done) = 0;
+  // A conversation's notes, oldest first.
+  virtual void list_notes(std::string conversation_id, callback<std::vector<note_row>> done) = 0;
   virtual void get_conversation(std::string id, callback<conversation_row> done) = 0;
   // not_found when no conversation has this token hash.
   virtual void find_conversation_by_token(std::string token_hash,

@@ -354,3 +354,59 @@ TEST_CASE("a visitor's token opens their own conversation and nothing else") {
   CHECK(g.at("resumed").as_bool() == false);
   CHECK(!guess->recv(300));
 }
+
+TEST_CASE("notes stay among agents and travel with a transfer to another agent") {
+  chat_server s;
+  auto a = open_console(s, "alice", "Alice");
+  auto b = open_console(s, "bob", "Bob");
+  auto [visitor, id] = queued_visitor(s);
+  REQUIRE(a.ws->send_json(agent_frame("claim", id)));
+  a.ws->recv_type("conversation");
+  REQUIRE(a.ws->send_json({{"type", "note"}, {"conversation_id", id}, {"text", "VIP customer, be quick"}}));
+  const auto note = a.ws->recv_type("note");
+  CHECK(str(note.at("note").as_object(), "text") == "VIP customer, be quick");
+  CHECK(str(note.at("note").as_object(), "agent") == "Alice");
+  CHECK(s.query_int("SELECT count(*) FROM notes") == 1);
+  CHECK(s.query_int("SELECT count(*) FROM messages WHERE text LIKE '%VIP%'") == 0);  // not a message
+
+  REQUIRE(a.ws->send_json({{"type", "transfer"}, {"conversation_id", id}, {"agent", "bob"}}));
+  CHECK(str(a.ws->recv_type("transferred"), "to") == "Bob");
+  const auto conv = b.ws->recv_type("conversation");
+  CHECK(str(conv, "conversation_id") == id);
+  REQUIRE(conv.at("notes").as_array().size() == 1);
+  CHECK(str(conv.at("notes").as_array()[0].as_object(), "text") == "VIP customer, be quick");
+  json::object now_with;
+  for (int i = 0; i < 5 && str(now_with, "agent") != "Bob"; ++i) now_with = next_state(*visitor);
+  CHECK(str(now_with, "agent") == "Bob");
+  // Bob holds it now; Alice does not.
+  REQUIRE(visitor->send_json(text_message("v-5", "hello?")));
+  CHECK(str(b.ws->recv_type("message"), "text") == "hello?");
+  REQUIRE(a.ws->send_json({{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "x"}, {"text", "hi"}}));
+  CHECK(str(a.ws->recv_type("error"), "code") == "not_yours");
+  REQUIRE(b.ws->send_json({{"type", "transfer"}, {"conversation_id", id}, {"agent", "nobody"}}));
+  CHECK(str(b.ws->recv_type("error"), "code") == "not_found");
+  REQUIRE(b.ws->send_json({{"type", "transfer"}, {"conversation_id", id}}));
+  CHECK(str(b.ws->recv_type("error"), "code") == "bad_field");
+}
+
+TEST_CASE("a transfer to a team puts the conversation back in that team's queue") {
+  chat_server s;
+  auto a = open_console(s, "alice");
+  add_agent(s, "oscar", "oscar's password", false, {"orders"});
+  test::ws_connect_options o;
+  o.target = "/agent/ws";
+  o.cookie = cookie_of(login(s.port, "oscar", "oscar's password"));
+  auto orders = ws_client::connect(s.port, o);
+  REQUIRE(orders);
+  CHECK(waiting(orders->recv_type("queue")).empty());
+  auto [visitor, id] = queued_visitor(s);
+  REQUIRE(a.ws->send_json(agent_frame("claim", id)));
+  a.ws->recv_type("conversation");
+  REQUIRE(a.ws->send_json({{"type", "transfer"}, {"conversation_id", id}, {"team", "orders"}}));
+  CHECK(str(a.ws->recv_type("state"), "state") == "queued");
+  const auto q = queue_of_size(*orders, 1);
+  CHECK(str(waiting(q)[0].as_object(), "team") == "orders");
+  CHECK(str(waiting(q)[0].as_object(), "reason").find("transferred") == 0);
+  REQUIRE(orders->send_json(agent_frame("claim", id)));
+  CHECK(str(orders->recv_type("conversation"), "conversation_id") == id);
+}
