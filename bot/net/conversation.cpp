@@ -27,7 +27,8 @@ namespace {
 constexpr std::int64_t k_rate_window_ms = 10000;
 constexpr int k_transcript_max = 500;  // messages sent to an agent who claims
 
-enum agent_action { claim = 0, reply = 1, release = 2, close_by_agent = 3, to_team = 4, to_agent = 5 };
+enum agent_action { claim = 0, reply = 1, release = 2, close_by_agent = 3, to_team = 4, to_agent = 5,
+                    visitor_ticket = 6 };
 
 std::int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -192,8 +193,9 @@ struct conversation::state_data {
     int kind = 0;  // agent_action
     agent_ref agent;
     std::string client_msg_id;
-    std::string text;  // a message, or the team of to_team
+    std::string text;  // a message, the team of to_team, the email of visitor_ticket
     agent_ref to;      // to_agent
+    std::weak_ptr<visitor_link> visitor = {};  // visitor_ticket
   };
   using work = std::variant<queued_message, queued_close, queued_agent>;
 
@@ -257,7 +259,7 @@ void conversation_hub::set_desk(desk* d) {
   // queue moves (the conversation must be live: its visitor is connected).
   std::weak_ptr<impl> weak = impl_;
   d->set_position_listener([weak](const std::string& id, const std::string& team, int position,
-                                  std::optional<std::int64_t> eta_s) {
+                                  std::optional<std::int64_t> eta_s, bool no_agents) {
     auto self = weak.lock();
     if (!self) return;
     std::shared_ptr<conversation> c;
@@ -267,7 +269,7 @@ void conversation_hub::set_desk(desk* d) {
       if (it != self->live.end()) c = it->second.lock();
     }
     if (!c) return;
-    const std::string frame = protocol::encode_queue_state(team, position, eta_s ? *eta_s : -1);
+    const std::string frame = protocol::encode_queue_state(team, position, eta_s ? *eta_s : -1, no_agents);
     asio::post(c->s_->strand, [c, frame] {
       if (c->s_->state == "queued") broadcast(*c->s_, make_frame(frame), false);
     });
@@ -283,6 +285,10 @@ void conversation_hub::load_queue() {
     }
     if (!self->agents_desk) return;
     for (const auto& row : r.value()) self->agents_desk->queued({row.id, row.team, "waiting since a restart", row.updated_ms, ""});
+  });
+  self->db.list_conversations("ticket", store::k_max_read_limit, [self](core::result<std::vector<store::conversation_row>> r) {
+    if (!r.ok() || !self->agents_desk) return;
+    for (const auto& row : r.value()) self->agents_desk->ticketed({row.id, row.team, row.visitor_email, row.updated_ms});
   });
 }
 
@@ -547,7 +553,11 @@ void conversation::next() {
   if (auto* m = std::get_if<state_data::queued_message>(&w)) {
     start_message(std::move(m->from), std::move(m->m), m->t_in_ns);
   } else if (auto* a = std::get_if<state_data::queued_agent>(&w)) {
-    start_agent(a->kind, std::move(a->agent), std::move(a->client_msg_id), std::move(a->text), std::move(a->to));
+    if (a->kind == visitor_ticket) {
+      start_ticket(std::move(a->visitor), std::move(a->text));
+    } else {
+      start_agent(a->kind, std::move(a->agent), std::move(a->client_msg_id), std::move(a->text), std::move(a->to));
+    }
   } else {
     start_close(std::move(std::get<state_data::queued_close>(w).from));
   }
@@ -716,11 +726,37 @@ void conversation::agent_note(agent_ref a, std::string text) {
   });
 }
 
+void conversation::start_ticket(std::weak_ptr<visitor_link> from, std::string email) {
+  state_data& s = *s_;
+  if (s.state != "queued") {
+    send_error(from.lock(), protocol::errc::bad_state, "an email is taken while you wait for an agent");
+    return next();
+  }
+  const std::int64_t now = hub_->clock.now_ms();
+  store::new_turn turn;
+  turn.conversation_id = id_;
+  turn.ts_ms = now;
+  turn.ticket_email = email;
+  turn.state = store::state_change{"ticket", s.team};
+  turn.events.push_back({"ticket", id_, "{}", now});
+  state_data::pending_turn p;
+  p.from = std::move(from);
+  p.dstate = s.dstate;
+  p.state = "ticket";
+  p.team = s.team;
+  p.agent_kind = visitor_ticket;
+  p.visitor_text = std::move(email);  // the ticket's email, for the desk
+  s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
+  hub_->db.append_turn(std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
+    asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
+  });
+}
+
 void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text, agent_ref to) {
   state_data& s = *s_;
   const std::int64_t now = hub_->clock.now_ms();
   if (kind == claim) {
-    if (s.state != "queued") {
+    if (s.state != "queued" && s.state != "ticket") {
       agent_error(a, s.state == "agent" ? protocol::errc::already_claimed : protocol::errc::bad_state,
                   s.state == "agent" ? "another agent took this conversation"
                                      : "this conversation is not waiting for an agent (" + s.state + ")");
@@ -744,6 +780,7 @@ void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id,
   if (kind == claim) {
     p.state = "agent";
     turn.assign_agent = a.id;
+    turn.answer_ticket = s.state == "ticket";
     turn.events.push_back({"claimed", id_, data, now});
   } else if (kind == reply) {
     store::new_message m;
@@ -867,6 +904,11 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   s.pending.reset();
   auto from = p.from.lock();
   net_metrics& metrics = hub_->metrics;
+  if (!r.ok() && p.agent_kind == visitor_ticket) {
+    core::log::error("ticket_failed", {{"conversation_id", id_}, {"error", r.error().message()}});
+    send_error(from, error_code_for(r.error()), "the email could not be stored; try again");
+    return next();
+  }
   if (!r.ok() && p.agent_kind >= 0) {
     const core::status& st = r.error();
     if (p.agent_kind == claim && st.code() == core::errc::conflict) {
@@ -962,6 +1004,8 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
       } else if (before == "queued" && s.state != "queued") {
         d->dequeued(id_, p.agent_kind == claim);
       }
+      if (s.state == "ticket") d->ticketed({id_, s.team, p.visitor_text, hub_->clock.now_ms()});
+      if (before == "ticket") d->unticketed(id_);
       // The agent who let go learns the new state; so does one whose
       // visitor closed the conversation.
       if (p.agent_kind == release || p.agent_kind == close_by_agent || p.agent_kind == to_team) {
@@ -1046,10 +1090,12 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
   });
 }
 
+// The visitor leaves an email while waiting: the conversation becomes a
+// ticket that agents answer later (delivered when the visitor comes back).
 void conversation::on_contact(const std::shared_ptr<visitor_link>& from, protocol::contact c) {
-  (void)c;
-  asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from)] {
-    self->send_error(w.lock(), protocol::errc::bad_state, "no ticket was offered in this conversation");
+  asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from), email = std::move(c.email)]() mutable {
+    self->s_->inbox.emplace_back(state_data::queued_agent{visitor_ticket, {}, {}, std::move(email), {}, std::move(w)});
+    if (!self->s_->busy) self->next();
   });
 }
 

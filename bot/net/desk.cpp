@@ -52,6 +52,21 @@ void desk::dequeued(const std::string& conversation_id, bool claimed) {
   tell_positions();
 }
 
+void desk::ticketed(ticket t) {
+  std::lock_guard lock(mu_);
+  tickets_[t.conversation_id] = std::move(t);
+  broadcast();
+}
+
+void desk::unticketed(const std::string& conversation_id) {
+  std::lock_guard lock(mu_);
+  if (tickets_.erase(conversation_id) > 0) broadcast();
+}
+
+bool desk::serves(const agent_entry& a, const std::string& team) const {
+  return a.teams.empty() || std::find(a.teams.begin(), a.teams.end(), team) != a.teams.end();
+}
+
 void desk::set_position_listener(position_listener l) {
   std::lock_guard lock(mu_);
   positions_ = std::move(l);
@@ -66,6 +81,7 @@ void desk::tell_positions() {
     std::sort(list.begin(), list.end(), [](const waiting* l, const waiting* r) {
       return l->since_ms != r->since_ms ? l->since_ms < r->since_ms : l->conversation_id < r->conversation_id;
     });
+    const bool anyone = std::any_of(agents_.begin(), agents_.end(), [&](const agent_entry& a) { return serves(a, team); });
     std::optional<std::int64_t> typical_ms;
     if (const auto it = recent_waits_ms_.find(team); it != recent_waits_ms_.end() && !it->second.empty()) {
       std::int64_t sum = 0;
@@ -76,7 +92,7 @@ void desk::tell_positions() {
       std::optional<std::int64_t> eta;
       // A typical wait per place ahead, less what this one waited already.
       if (typical_ms) eta = std::max<std::int64_t>(0, (*typical_ms * static_cast<std::int64_t>(i + 1) - (now - list[i]->since_ms)) / 1000);
-      positions_(list[i]->conversation_id, team, static_cast<int>(i + 1), eta);
+      positions_(list[i]->conversation_id, team, static_cast<int>(i + 1), eta, !anyone);
     }
   }
 }
@@ -94,7 +110,7 @@ std::size_t desk::agents_online() const {
 shared_frame desk::snapshot_for(const agent_entry& a) const {
   std::vector<const waiting*> mine;
   for (const auto& [id, w] : queue_) {
-    if (a.teams.empty() || std::find(a.teams.begin(), a.teams.end(), w.team) != a.teams.end()) mine.push_back(&w);
+    if (serves(a, w.team)) mine.push_back(&w);
   }
   std::sort(mine.begin(), mine.end(), [](const waiting* l, const waiting* r) {
     return l->since_ms != r->since_ms ? l->since_ms < r->since_ms : l->conversation_id < r->conversation_id;
@@ -106,7 +122,11 @@ shared_frame desk::snapshot_for(const agent_entry& a) const {
     items.push_back({w->conversation_id, w->team, w->reason, std::max<std::int64_t>(0, (now - w->since_ms) / 1000),
                      w->preview});
   }
-  return std::make_shared<const std::string>(protocol::encode_queue(items));
+  std::vector<protocol::ticket_item> tickets;
+  for (const auto& [id, t] : tickets_) {
+    if (serves(a, t.team)) tickets.push_back({t.conversation_id, t.team, t.email, std::max<std::int64_t>(0, (now - t.since_ms) / 1000)});
+  }
+  return std::make_shared<const std::string>(protocol::encode_queue(items, tickets));
 }
 
 void desk::broadcast() {

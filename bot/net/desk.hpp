@@ -53,6 +53,15 @@ class desk {
 
   // A conversation waits for an agent, or no longer does.
   void queued(waiting w);
+  // A visitor left an email (a ticket), or an agent took the ticket.
+  struct ticket {
+    std::string conversation_id;
+    std::string team;
+    std::string email;
+    std::int64_t since_ms = 0;
+  };
+  void ticketed(ticket t);
+  void unticketed(const std::string& conversation_id);
   // `claimed`: an agent took it (its wait counts for the estimates).
   void dequeued(const std::string& conversation_id, bool claimed = false);
 
@@ -61,7 +70,7 @@ class desk {
   // the last claims of that team; none before the first).
   using position_listener =
       std::function<void(const std::string& conversation_id, const std::string& team, int position,
-                         std::optional<std::int64_t> eta_s)>;
+                         std::optional<std::int64_t> eta_s, bool no_agents)>;
   void set_position_listener(position_listener l);
   std::size_t queue_size() const;
   std::size_t agents_online() const;
@@ -82,6 +91,8 @@ class desk {
   mutable std::mutex mu_;
   std::vector<agent_entry> agents_;
   std::map<std::string, waiting> queue_;
+  std::map<std::string, ticket> tickets_;
+  bool serves(const agent_entry& a, const std::string& team) const;
   std::map<std::string, std::deque<std::int64_t>> recent_waits_ms_;  // per team, the last 20 claims
   position_listener positions_;
 };

@@ -300,7 +300,7 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
   return out;
 }
 
-std::string encode_queue(const std::vector<queue_item>& waiting) {
+std::string encode_queue(const std::vector<queue_item>& waiting, const std::vector<ticket_item>& tickets) {
   std::string out = "{\"type\":\"queue\",\"waiting\":[";
   for (std::size_t i = 0; i < waiting.size(); ++i) {
     const auto& q = waiting[i];
@@ -317,7 +317,21 @@ std::string encode_queue(const std::vector<queue_item>& waiting) {
     core::log::append_json_string(out, q.preview);
     out += '}';
   }
-  out += "],\"tickets\":[]}";
+  out += "],\"tickets\":[";
+  for (std::size_t i = 0; i < tickets.size(); ++i) {
+    const auto& t = tickets[i];
+    if (i) out += ',';
+    out += "{\"conversation_id\":";
+    core::log::append_json_string(out, t.conversation_id);
+    key(out, "team");
+    core::log::append_json_string(out, t.team);
+    key(out, "email");
+    core::log::append_json_string(out, t.email);
+    key(out, "waiting_s");
+    append_int(out, t.waiting_s);
+    out += '}';
+  }
+  out += "]}";
   return out;
 }
 
@@ -492,6 +506,8 @@ std::string encode_state(std::string_view state, std::string_view team) {
     key(out, "team");
     core::log::append_json_string(out, team);
   }
+  // A closed conversation asks for the CSAT survey (1-5 and a comment).
+  if (state == "closed") out += ",\"survey\":true";
   out += '}';
   return out;
 }
@@ -507,9 +523,10 @@ std::string encode_state(std::string_view state, std::string_view team, std::str
   return out;
 }
 
-std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s) {
+std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s, bool no_agents) {
   std::string out = encode_state("queued", team);
   out.pop_back();
+  if (no_agents) out += ",\"no_agents\":true";
   key(out, "position");
   append_int(out, position);
   if (eta_s >= 0) {

@@ -115,7 +115,9 @@ std::string encode_state(std::string_view state, std::string_view team, std::str
 std::string encode_typing(std::string_view from, bool on);
 // `state {state: "queued", team, position, eta_s?}` for a waiting visitor
 // (eta_s < 0: no estimate yet).
-std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s);
+// With `no_agents`, no agent of the team is connected: the visitor may leave
+// an email (`contact`) and get a ticket.
+std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s, bool no_agents = false);
 std::string encode_resync(std::int64_t from_seq, std::int64_t last_seq);
 std::string encode_error(std::string_view code, std::string_view message,
                          std::string_view client_msg_id = {});
@@ -187,7 +189,14 @@ struct queue_item {
   std::int64_t waiting_s = 0;
   std::string preview;  // the visitor's last message, cut to 200 bytes
 };
-std::string encode_queue(const std::vector<queue_item>& waiting);
+// A ticket (a visitor who left an email) in a `queue` frame.
+struct ticket_item {
+  std::string conversation_id;
+  std::string team;
+  std::string email;
+  std::int64_t waiting_s = 0;
+};
+std::string encode_queue(const std::vector<queue_item>& waiting, const std::vector<ticket_item>& tickets = {});
 // `transcript_json` is a JSON array of message frames, `context_json` an
 // object (both written by this server).
 std::string encode_conversation(std::string_view conversation_id, std::string_view state,

@@ -163,6 +163,7 @@ core::status check_turn(new_turn& t) {
     if (auto st = check_json_object("context_json", *t.context_json); !st.ok()) return st;
   }
   if (t.state && !is_valid_state(t.state->state)) return core::invalid_argument("invalid state");
+  if (auto st = check_text("ticket email", t.ticket_email, 254); !st.ok()) return st;
   if (t.state) {
     if (auto st = check_text("team", t.state->team, k_max_team_bytes); !st.ok()) return st;
   }
@@ -223,21 +224,29 @@ constexpr std::string_view k_select_agent_teams =
     "SELECT team FROM agent_teams WHERE agent_id = ?1 ORDER BY team";
 constexpr std::string_view k_select_conversation_by_id =
     "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
-    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL) "
+    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL), "
+    "coalesce(visitor_email, '') "
     "FROM conversations c WHERE id = ?1";
 constexpr std::string_view k_select_conversation_by_token =
     "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
-    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL) "
+    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL), "
+    "coalesce(visitor_email, '') "
     "FROM conversations c WHERE token_hash = ?1";
 constexpr std::string_view k_select_conversations_in_state =
     "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
-    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL) "
+    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL), "
+    "coalesce(visitor_email, '') "
     "FROM conversations c WHERE state = ?1 ORDER BY updated_ms LIMIT ?2";
 constexpr std::string_view k_insert_note =
     "INSERT INTO notes (conversation_id, agent_id, text, ts_ms) VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view k_select_notes =
     "SELECT n.id, coalesce(a.display_name, ''), n.text, n.ts_ms FROM notes n LEFT JOIN agents a ON a.id = n.agent_id "
     "WHERE n.conversation_id = ?1 ORDER BY n.ts_ms, n.id LIMIT 1000";
+constexpr std::string_view k_insert_ticket =
+    "INSERT INTO tickets (conversation_id, email, created_ms) VALUES (?1, ?2, ?3)";
+constexpr std::string_view k_set_visitor_email = "UPDATE conversations SET visitor_email = ?2 WHERE id = ?1";
+constexpr std::string_view k_answer_ticket =
+    "UPDATE tickets SET status = 'answered', answered_ms = ?2 WHERE conversation_id = ?1 AND status = 'open'";
 constexpr std::string_view k_insert_assignment =
     "INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES (?1, ?2, ?3)";
 constexpr std::string_view k_release_assignment =
@@ -278,6 +287,7 @@ conversation_row read_conversation(const sqlite::statement& s) {
   c.created_ms = s.column_int64(6);
   c.updated_ms = s.column_int64(7);
   c.agent_id = s.column_int64(8);  // NULL reads as 0
+  c.visitor_email = s.column_text(9);
   return c;
 }
 
@@ -507,6 +517,21 @@ class writer {
     }
     if (t.state) {
       if (auto st = set_state(id, t.state->state, t.state->team, t.ts_ms); !st.ok()) return st;
+    }
+    if (!t.ticket_email.empty()) {
+      for (const auto sql : {k_insert_ticket, k_set_visitor_email}) {
+        auto s = db_.cached(sql);
+        if (!s) return s.error();
+        core::status b = sql == k_insert_ticket ? bind_all(**s, id, t.ticket_email, t.ts_ms) : bind_all(**s, id, t.ticket_email);
+        if (!b.ok()) return b;
+        if (auto st = (*s)->run(); !st.ok()) return st;
+      }
+    }
+    if (t.answer_ticket) {
+      auto s = db_.cached(k_answer_ticket);
+      if (!s) return s.error();
+      if (auto st = bind_all(**s, id, t.ts_ms); !st.ok()) return st;
+      if (auto st = (*s)->run(); !st.ok()) return st;
     }
     if (t.release_agent) {
       auto s = db_.cached(k_release_assignment);

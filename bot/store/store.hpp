@@ -72,6 +72,7 @@ struct conversation_row {
   std::string context_json;  // "{}" when empty
 std::int64_t last_seq = 0;
   std::int64_t agent_id = 0;  // the agent of the open assignment; 0 = none
+  std::string visitor_email;  // "" when none was left
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;
 };
@@ -127,6 +128,10 @@ struct new_turn {
   // conflict when another one is open), or the open assignment ends.
   std::int64_t assign_agent = 0;  // agent id; 0 = none
   bool release_agent = false;
+  // The visitor left an email: an open ticket (and conversations.visitor_email).
+  std::string ticket_email;
+  // An agent took the ticket: it is answered.
+  bool answer_ticket = false;
   std::int64_t ts_ms = 0;         // for the parts that have none (0 = now)
 };
 

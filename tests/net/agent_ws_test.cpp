@@ -45,10 +45,11 @@ console open_console(chat_server& s, const std::string& name, const std::string&
 
 // A visitor whose conversation was handed off; returns the client and the
 // conversation id.
-std::pair<std::unique_ptr<ws_client>, std::string> queued_visitor(chat_server& s) {
+std::pair<std::unique_ptr<ws_client>, std::string> queued_visitor(chat_server& s, std::string* token = nullptr) {
   auto v = s.connect();
   REQUIRE(v->send_json(hello()));
   const auto w = v->recv_type("welcome");
+  if (token) *token = str(w, "token");
   REQUIRE(v->send_json(text_message("v-1", "I want to talk to a human")));
   v->recv_type("ack");
   v->recv_type("message");
@@ -409,4 +410,39 @@ TEST_CASE("a transfer to a team puts the conversation back in that team's queue"
   CHECK(str(waiting(q)[0].as_object(), "reason").find("transferred") == 0);
   REQUIRE(orders->send_json(agent_frame("claim", id)));
   CHECK(str(orders->recv_type("conversation"), "conversation_id") == id);
+}
+
+TEST_CASE("with no agent online the visitor may leave an email, and the ticket is answered when they return") {
+  chat_server s;
+  std::string token;
+  auto [visitor, id] = queued_visitor(s, &token);
+  const auto offer = visitor->recv_type("state");
+  CHECK(str(offer, "state") == "queued");
+  CHECK(offer.at("no_agents").as_bool());
+  REQUIRE(visitor->send_json({{"type", "contact"}, {"email", "not an email"}}));
+  CHECK(str(visitor->recv_type("error"), "code") == "bad_field");
+  REQUIRE(visitor->send_json({{"type", "contact"}, {"email", "sam@example.com"}}));
+  CHECK(str(next_state(*visitor), "state") == "ticket");
+  CHECK(s.query_int("SELECT count(*) FROM tickets WHERE email = 'sam@example.com' AND status = 'open'") == 1);
+  CHECK(s.query_int("SELECT count(*) FROM conversations WHERE visitor_email = 'sam@example.com'") == 1);
+  visitor->close();
+
+  // Later an agent sees the ticket, takes it and answers.
+  auto a = open_console(s, "alice", "Alice");
+  REQUIRE(a.first_queue.at("tickets").as_array().size() == 1);
+  CHECK(str(a.first_queue.at("tickets").as_array()[0].as_object(), "email") == "sam@example.com");
+  REQUIRE(a.ws->send_json(agent_frame("claim", id)));
+  a.ws->recv_type("conversation");
+  REQUIRE(a.ws->send_json({{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "t-1"},
+                           {"text", "Your refund went out today."}}));
+  const auto seq = num(a.ws->recv_type("ack"), "seq");
+  CHECK(s.query_int("SELECT count(*) FROM tickets WHERE status = 'answered'") == 1);
+  // The visitor comes back (same token): the answer is there.
+  auto back = s.connect();
+  REQUIRE(back->send_json(hello(token, 2)));
+  CHECK(str(back->recv_type("welcome"), "state") == "agent");
+  json::object answer;
+  for (int i = 0; i < 5 && num(answer, "seq") != seq; ++i) answer = back->recv_type("message");
+  CHECK(str(answer, "from") == "agent");
+  CHECK(str(answer, "text") == "Your refund went out today.");
 }
