@@ -25,7 +25,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto k_login_check = std::chrono::seconds(2);
 }  // namespace
 
-agent_session::agent_session(beast::tcp_stream stream, agent_env& env, handoff::agent_session who, std::string token)
+agent_session::agent_session(beast::tcp_stream stream, agent_env& env, handoff::agent_session who,
+                             std::string token)
     : ws_(std::move(stream)), env_(env), who_(std::move(who)), token_(std::move(token)) {}
 
 asio::awaitable<void> agent_session::run(std::unique_ptr<http::request<http::string_body>> req) {
@@ -130,8 +131,10 @@ void agent_session::handle(std::string_view text) {
 
 // Looks the target agent up (on a store reader thread), then asks the
 // conversation to hand over.
-void agent_session::transfer_to_agent(const std::shared_ptr<conversation>& c, agent_ref me, std::string name) {
-  env_.db.find_agent(name, [self = shared_from_this(), c, me = std::move(me), name](core::result<store::agent_row> r) {
+void agent_session::transfer_to_agent(const std::shared_ptr<conversation>& c, agent_ref me,
+                                      std::string name) {
+  env_.db.find_agent(name, [self = shared_from_this(), c, me = std::move(me),
+                            name](core::result<store::agent_row> r) {
     if (!r.ok() || r.value().disabled) {
       asio::post(self->ws_.get_executor(), [self, id = c->id(), name] {
         self->error(protocol::errc::not_found, "no active agent '" + name + "'", id);
@@ -142,9 +145,12 @@ void agent_session::transfer_to_agent(const std::shared_ptr<conversation>& c, ag
   });
 }
 
-void agent_session::error(std::string_view code, const std::string& message, std::string_view conversation_id) {
-  core::log::info("agent_ws_error", {{"agent", who_.name}, {"code", code}, {"conversation_id", conversation_id}});
-  enqueue(std::make_shared<const std::string>(protocol::encode_agent_error(code, message, conversation_id)));
+void agent_session::error(std::string_view code, const std::string& message,
+                          std::string_view conversation_id) {
+  core::log::info("agent_ws_error",
+                  {{"agent", who_.name}, {"code", code}, {"conversation_id", conversation_id}});
+  enqueue(std::make_shared<const std::string>(
+      protocol::encode_agent_error(code, message, conversation_id)));
 }
 
 void agent_session::send(shared_frame frame) {
@@ -177,20 +183,22 @@ void agent_session::write_next() {
     writing_ = false;
     if (close_code_ != 0 && !closing_) {
       closing_ = true;
-      ws_.async_close(websocket::close_reason(close_code_), [s = shared_from_this()](beast::error_code) {});
+      ws_.async_close(websocket::close_reason(close_code_),
+                      [s = shared_from_this()](beast::error_code) {});
     }
     return;
   }
   writing_ = true;
-  ws_.async_write(asio::buffer(*queue_.front()), [s = shared_from_this()](beast::error_code ec, std::size_t) {
-    if (!s->queue_.empty()) s->queue_.erase(s->queue_.begin());
-    if (ec) {
-      s->writing_ = false;
-      s->queue_.clear();
-      return;
-    }
-    s->write_next();
-  });
+  ws_.async_write(asio::buffer(*queue_.front()),
+                  [s = shared_from_this()](beast::error_code ec, std::size_t) {
+                    if (!s->queue_.empty()) s->queue_.erase(s->queue_.begin());
+                    if (ec) {
+                      s->writing_ = false;
+                      s->queue_.clear();
+                      return;
+                    }
+                    s->write_next();
+                  });
 }
 
 void agent_session::begin_close(std::uint16_t code) {

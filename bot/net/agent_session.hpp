@@ -39,9 +39,11 @@ struct agent_env {
 
 class agent_session final : public agent_link, public std::enable_shared_from_this<agent_session> {
  public:
-  agent_session(boost::beast::tcp_stream stream, agent_env& env, handoff::agent_session who, std::string token);
+  agent_session(boost::beast::tcp_stream stream, agent_env& env, handoff::agent_session who,
+                std::string token);
 
-  boost::asio::awaitable<void> run(std::unique_ptr<boost::beast::http::request<boost::beast::http::string_body>> req);
+  boost::asio::awaitable<void> run(
+      std::unique_ptr<boost::beast::http::request<boost::beast::http::string_body>> req);
   void send(shared_frame frame) override;
   // Server shutdown: close with 1001.
   void shutdown();
@@ -49,7 +51,8 @@ class agent_session final : public agent_link, public std::enable_shared_from_th
  private:
   void handle(std::string_view text);
   void transfer_to_agent(const std::shared_ptr<conversation>& c, agent_ref me, std::string name);
-  void error(std::string_view code, const std::string& message, std::string_view conversation_id = {});
+  void error(std::string_view code, const std::string& message,
+             std::string_view conversation_id = {});
   void enqueue(shared_frame frame);
   void write_next();
   void begin_close(std::uint16_t code);

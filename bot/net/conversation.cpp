@@ -27,8 +27,15 @@ namespace {
 constexpr std::int64_t k_rate_window_ms = 10000;
 constexpr int k_transcript_max = 500;  // messages sent to an agent who claims
 
-enum agent_action { claim = 0, reply = 1, release = 2, close_by_agent = 3, to_team = 4, to_agent = 5,
-                    visitor_ticket = 6 };
+enum agent_action {
+  claim = 0,
+  reply = 1,
+  release = 2,
+  close_by_agent = 3,
+  to_team = 4,
+  to_agent = 5,
+  visitor_ticket = 6
+};
 
 std::int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -36,7 +43,9 @@ std::int64_t steady_now_ns() {
       .count();
 }
 
-shared_frame make_frame(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+shared_frame make_frame(std::string s) {
+  return std::make_shared<const std::string>(std::move(s));
+}
 
 // Picks response variants. One per thread rather than per conversation: an
 // engine is 2.5 KB, and an idle conversation should stay small.
@@ -230,7 +239,8 @@ struct conversation::state_data {
   // (a std::deque allocates ~600 bytes when constructed), and both stay short.
   std::vector<work> inbox;
   bool busy = false;
-  std::unique_ptr<pending_turn> pending;  // only while a turn is in flight: idle conversations stay small
+  std::unique_ptr<pending_turn>
+      pending;  // only while a turn is in flight: idle conversations stay small
   bool stopping = false;
   std::vector<std::function<void()>> idle_waiters;
   std::vector<std::int64_t> recent;  // times (ms) of recent messages, for the rate limit
@@ -269,7 +279,8 @@ void conversation_hub::set_desk(desk* d) {
       if (it != self->live.end()) c = it->second.lock();
     }
     if (!c) return;
-    const std::string frame = protocol::encode_queue_state(team, position, eta_s ? *eta_s : -1, no_agents);
+    const std::string frame =
+        protocol::encode_queue_state(team, position, eta_s ? *eta_s : -1, no_agents);
     asio::post(c->s_->strand, [c, frame] {
       if (c->s_->state == "queued") broadcast(*c->s_, make_frame(frame), false);
     });
@@ -278,31 +289,39 @@ void conversation_hub::set_desk(desk* d) {
 
 void conversation_hub::load_queue() {
   std::shared_ptr<impl> self = impl_;
-  self->db.list_conversations("queued", store::k_max_read_limit, [self](core::result<std::vector<store::conversation_row>> r) {
-    if (!r.ok()) {
-      core::log::error("queue_load_failed", {{"error", r.error().message()}});
-      return;
-    }
-    if (!self->agents_desk) return;
-    for (const auto& row : r.value()) self->agents_desk->queued({row.id, row.team, "waiting since a restart", row.updated_ms, ""});
-  });
-  self->db.list_conversations("ticket", store::k_max_read_limit, [self](core::result<std::vector<store::conversation_row>> r) {
-    if (!r.ok() || !self->agents_desk) return;
-    for (const auto& row : r.value()) self->agents_desk->ticketed({row.id, row.team, row.visitor_email, row.updated_ms});
-  });
+  self->db.list_conversations(
+      "queued", store::k_max_read_limit,
+      [self](core::result<std::vector<store::conversation_row>> r) {
+        if (!r.ok()) {
+          core::log::error("queue_load_failed", {{"error", r.error().message()}});
+          return;
+        }
+        if (!self->agents_desk) return;
+        for (const auto& row : r.value())
+          self->agents_desk->queued(
+              {row.id, row.team, "waiting since a restart", row.updated_ms, ""});
+      });
+  self->db.list_conversations(
+      "ticket", store::k_max_read_limit,
+      [self](core::result<std::vector<store::conversation_row>> r) {
+        if (!r.ok() || !self->agents_desk) return;
+        for (const auto& row : r.value())
+          self->agents_desk->ticketed({row.id, row.team, row.visitor_email, row.updated_ms});
+      });
 }
 
 void conversation_hub::resume_agent(agent_ref a) {
   std::shared_ptr<impl> self = impl_;
-  self->db.list_conversations("agent", store::k_max_read_limit,
-                              [self, a = std::move(a)](core::result<std::vector<store::conversation_row>> r) {
-    if (!r.ok()) return;
-    for (const auto& row : r.value()) {
-      if (row.agent_id != a.id) continue;
-      bool existed = false;
-      self->adopt(row, &existed)->agent_resume(a);
-    }
-  });
+  self->db.list_conversations(
+      "agent", store::k_max_read_limit,
+      [self, a = std::move(a)](core::result<std::vector<store::conversation_row>> r) {
+        if (!r.ok()) return;
+        for (const auto& row : r.value()) {
+          if (row.agent_id != a.id) continue;
+          bool existed = false;
+          self->adopt(row, &existed)->agent_resume(a);
+        }
+      });
 }
 
 void conversation_hub::find(const std::string& id, opened done) {
@@ -314,11 +333,12 @@ void conversation_hub::find(const std::string& id, opened done) {
     }
   }
   std::shared_ptr<impl> self = impl_;
-  self->db.get_conversation(id, [self, done = std::move(done)](core::result<store::conversation_row> r) {
-    if (!r.ok()) return done(r.error());
-    bool existed = false;
-    done(self->adopt(r.value(), &existed));
-  });
+  self->db.get_conversation(
+      id, [self, done = std::move(done)](core::result<store::conversation_row> r) {
+        if (!r.ok()) return done(r.error());
+        bool existed = false;
+        done(self->adopt(r.value(), &existed));
+      });
 }
 
 std::shared_ptr<conversation> conversation_hub::impl::adopt(const store::conversation_row& row,
@@ -370,8 +390,8 @@ void conversation_hub::hello(const std::shared_ptr<visitor_link>& link, protocol
         auto c = self->adopt(r.value(), &existed);
         self->metrics.conversations_resumed.fetch_add(1, std::memory_order_relaxed);
         const std::int64_t client_last = h.last_seq.value_or(0);
-        asio::post(c->s_->strand, [c, link = std::move(link), client_last, token = std::move(h.token),
-                                   done = std::move(done)] {
+        asio::post(c->s_->strand, [c, link = std::move(link), client_last,
+                                   token = std::move(h.token), done = std::move(done)] {
           if (auto l = link.lock()) c->attach(l, client_last, token, true);
           done(c);
         });
@@ -384,23 +404,25 @@ void conversation_hub::impl::create(const std::shared_ptr<visitor_link>& link, o
   std::string token = core::random_hex(16);  // 128 random bits
   nc.token_hash = token_hash(token);
   nc.ts_ms = clock.now_ms();
-  db.create_conversation(std::move(nc), [this, keep = shared_from_this(), link = std::weak_ptr<visitor_link>(link),
-                                         token = std::move(token), done = std::move(done)](
-                                            core::result<store::conversation_row> r) mutable {
-    if (!r.ok()) {
-      core::log::error("conversation_create_failed", {{"error", r.error().message()}});
-      return done(r.error());
-    }
-    bool existed = false;
-    auto c = adopt(r.value(), &existed);
-    metrics.conversations_started.fetch_add(1, std::memory_order_relaxed);
-    core::log::info("conversation_started", {{"conversation_id", r.value().id}});
-    asio::post(c->s_->strand, [c, link = std::move(link), token = std::move(token), done = std::move(done)] {
-      c->s_->token = token;
-      if (auto l = link.lock()) c->attach(l, 0, token, false);
-      done(c);
-    });
-  });
+  db.create_conversation(
+      std::move(nc), [this, keep = shared_from_this(), link = std::weak_ptr<visitor_link>(link),
+                      token = std::move(token),
+                      done = std::move(done)](core::result<store::conversation_row> r) mutable {
+        if (!r.ok()) {
+          core::log::error("conversation_create_failed", {{"error", r.error().message()}});
+          return done(r.error());
+        }
+        bool existed = false;
+        auto c = adopt(r.value(), &existed);
+        metrics.conversations_started.fetch_add(1, std::memory_order_relaxed);
+        core::log::info("conversation_started", {{"conversation_id", r.value().id}});
+        asio::post(c->s_->strand,
+                   [c, link = std::move(link), token = std::move(token), done = std::move(done)] {
+                     c->s_->token = token;
+                     if (auto l = link.lock()) c->attach(l, 0, token, false);
+                     done(c);
+                   });
+      });
 }
 
 // ------------------------------------------------------------ conversation
@@ -408,7 +430,9 @@ void conversation_hub::impl::create(const std::shared_ptr<visitor_link>& link, o
 conversation::conversation(std::shared_ptr<conversation_hub::impl> hub, std::string id)
     : hub_(std::move(hub)), id_(std::move(id)), s_(std::make_unique<state_data>(hub_->ioc)) {}
 
-conversation::~conversation() { hub_->forget(id_); }
+conversation::~conversation() {
+  hub_->forget(id_);
+}
 
 namespace {
 
@@ -425,7 +449,8 @@ void broadcast(conversation::state_data& s, const shared_frame& f, bool droppabl
   }
 }
 
-void send_to(conversation::state_data& s, const std::shared_ptr<visitor_link>& link, shared_frame f) {
+void send_to(conversation::state_data& s, const std::shared_ptr<visitor_link>& link,
+             shared_frame f) {
   for (auto& e : s.links) {
     if (e.key == link.get() && e.replaying) {
       e.held.emplace_back(std::move(f), false);
@@ -436,7 +461,7 @@ void send_to(conversation::state_data& s, const std::shared_ptr<visitor_link>& l
 }
 
 shared_frame message_frame(std::int64_t seq, std::string_view from, std::string_view text,
-                        std::int64_t ts, std::string_view client_msg_id, std::string_view meta) {
+                           std::int64_t ts, std::string_view client_msg_id, std::string_view meta) {
   protocol::chat_message m;
   m.seq = seq;
   m.from = from;
@@ -464,14 +489,16 @@ void conversation::replay(const visitor_link* key, std::int64_t client_last) {
   state_data& s = *s_;
   const std::int64_t upto = s.last_seq;
   const std::int64_t window = std::max(1, hub_->cfg.limits.replay_window);
-  auto entry = std::find_if(s.links.begin(), s.links.end(), [&](const auto& e) { return e.key == key; });
+  auto entry =
+      std::find_if(s.links.begin(), s.links.end(), [&](const auto& e) { return e.key == key; });
   if (entry == s.links.end()) return;
   std::int64_t after = client_last;
   if (client_last > upto || upto - client_last > window) {
     // A gap we do not fill message by message (or a client ahead of us):
     // it starts over from the last `window` messages.
     after = std::max<std::int64_t>(0, upto - window);
-    if (auto l = entry->link.lock()) l->send(make_frame(protocol::encode_resync(after + 1, upto)), false);
+    if (auto l = entry->link.lock())
+      l->send(make_frame(protocol::encode_resync(after + 1, upto)), false);
   }
   if (after >= upto) return;
   entry->replaying = true;
@@ -486,14 +513,16 @@ void conversation::replay(const visitor_link* key, std::int64_t client_last) {
           if (e == st.links.end()) return;
           if (auto link = e->link.lock()) {
             if (!rows.ok()) {
-              core::log::error("replay_failed", {{"conversation_id", self->id_},
-                                                 {"error", rows.error().message()}});
-              self->send_error(link, protocol::errc::unavailable, "could not load the history; reconnect");
+              core::log::error("replay_failed",
+                               {{"conversation_id", self->id_}, {"error", rows.error().message()}});
+              self->send_error(link, protocol::errc::unavailable,
+                               "could not load the history; reconnect");
               link->close(1011);
             } else {
               for (const auto& m : rows.value()) {
                 if (m.seq > upto) break;
-                link->send_history(message_frame(m.seq, m.from, m.text, m.ts_ms, m.client_msg_id, m.meta_json));
+                link->send_history(
+                    message_frame(m.seq, m.from, m.text, m.ts_ms, m.client_msg_id, m.meta_json));
               }
             }
             for (auto& [f, droppable] : e->held) link->send(std::move(f), droppable);
@@ -517,9 +546,11 @@ void conversation::on_message(const std::shared_ptr<visitor_link>& from, protoco
     }
     // At most visitor_messages_per_10s per conversation, whatever the tabs.
     const std::int64_t now = self->hub_->clock.now_ms();
-    s.recent.erase(s.recent.begin(), std::find_if(s.recent.begin(), s.recent.end(),
-                                                  [&](std::int64_t t) { return t > now - k_rate_window_ms; }));
-    const auto limit = static_cast<std::size_t>(std::max(1, self->hub_->cfg.limits.visitor_messages_per_10s));
+    s.recent.erase(s.recent.begin(),
+                   std::find_if(s.recent.begin(), s.recent.end(),
+                                [&](std::int64_t t) { return t > now - k_rate_window_ms; }));
+    const auto limit =
+        static_cast<std::size_t>(std::max(1, self->hub_->cfg.limits.visitor_messages_per_10s));
     if (s.recent.size() >= limit) {
       self->hub_->metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
       self->send_error(link, protocol::errc::rate_limited, "too many messages; wait a few seconds",
@@ -556,7 +587,8 @@ void conversation::next() {
     if (a->kind == visitor_ticket) {
       start_ticket(std::move(a->visitor), std::move(a->text));
     } else {
-      start_agent(a->kind, std::move(a->agent), std::move(a->client_msg_id), std::move(a->text), std::move(a->to));
+      start_agent(a->kind, std::move(a->agent), std::move(a->client_msg_id), std::move(a->text),
+                  std::move(a->to));
     }
   } else {
     start_close(std::move(std::get<state_data::queued_close>(w).from));
@@ -604,8 +636,9 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
     const auto snap = hub_->rules.get();
     dialog::decision d;
     if (snap) {
-      d = hub_->router.route(m.payload.empty() ? std::string_view(m.text) : std::string_view(m.payload),
-                            p.dstate, *snap, response_rng());
+      d = hub_->router.route(
+          m.payload.empty() ? std::string_view(m.text) : std::string_view(m.payload), p.dstate,
+          *snap, response_rng());
     } else {
       d.kind = dialog::decision_kind::fallback;
       d.source_kind = "fallback";
@@ -620,8 +653,9 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
     for (std::size_t i = 0; i < d.quick_replies.size(); ++i) {
       qr.push_back({d.quick_replies[i], i < d.quick_payloads.size() ? d.quick_payloads[i] : ""});
     }
-    std::string meta = protocol::reply_meta({d.source_kind, d.source_id, d.source_title, d.confidence},
-                                            qr, dialog::decision_name(d.kind));
+    std::string meta =
+        protocol::reply_meta({d.source_kind, d.source_id, d.source_title, d.confidence}, qr,
+                             dialog::decision_name(d.kind));
     if (!d.text.empty()) p.replies.emplace_back(d.text, std::move(meta));
     if (d.kind == dialog::decision_kind::handoff) {
       p.state = "queued";
@@ -651,10 +685,11 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
   if (p.state != s.state || p.team != s.team) turn.state = store::state_change{p.state, p.team};
   turn.visitor = std::move(vm);
   s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
-  hub_->db.append_turn(std::move(turn), [self = shared_from_this()](
-                                           core::result<store::turn_appended> r) mutable {
-    asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
-  });
+  hub_->db.append_turn(
+      std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
+        asio::post(self->s_->strand,
+                   [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
+      });
 }
 
 void conversation::agent_claim(agent_ref a) {
@@ -665,9 +700,10 @@ void conversation::agent_claim(agent_ref a) {
 }
 
 void conversation::agent_message(agent_ref a, std::string client_msg_id, std::string text) {
-  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), cmid = std::move(client_msg_id),
-                          text = std::move(text)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{reply, std::move(a), std::move(cmid), std::move(text), {}});
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a),
+                          cmid = std::move(client_msg_id), text = std::move(text)]() mutable {
+    self->s_->inbox.emplace_back(
+        state_data::queued_agent{reply, std::move(a), std::move(cmid), std::move(text), {}});
     if (!self->s_->busy) self->next();
   });
 }
@@ -681,7 +717,8 @@ void conversation::agent_release(agent_ref a) {
 
 void conversation::agent_close(agent_ref a) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{close_by_agent, std::move(a), {}, {}, {}});
+    self->s_->inbox.emplace_back(
+        state_data::queued_agent{close_by_agent, std::move(a), {}, {}, {}});
     if (!self->s_->busy) self->next();
   });
 }
@@ -692,44 +729,54 @@ void agent_ref_send(const agent_ref& a, std::string frame) {
 }
 }  // namespace
 
-void conversation::agent_error(const agent_ref& a, std::string_view code, const std::string& message) {
+void conversation::agent_error(const agent_ref& a, std::string_view code,
+                               const std::string& message) {
   if (auto l = a.link.lock()) l->send(make_frame(protocol::encode_agent_error(code, message, id_)));
 }
 
 // One agent action as a turn. Checked here, on the strand, against the
 // committed state: of two claims, the second sees the first's result.
 void conversation::agent_transfer_team(agent_ref a, std::string team) {
-  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), team = std::move(team)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{to_team, std::move(a), {}, std::move(team), {}});
-    if (!self->s_->busy) self->next();
-  });
+  asio::post(s_->strand,
+             [self = shared_from_this(), a = std::move(a), team = std::move(team)]() mutable {
+               self->s_->inbox.emplace_back(
+                   state_data::queued_agent{to_team, std::move(a), {}, std::move(team), {}});
+               if (!self->s_->busy) self->next();
+             });
 }
 
 void conversation::agent_transfer_agent(agent_ref a, agent_ref to) {
-  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), to = std::move(to)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{to_agent, std::move(a), {}, {}, std::move(to)});
-    if (!self->s_->busy) self->next();
-  });
+  asio::post(s_->strand,
+             [self = shared_from_this(), a = std::move(a), to = std::move(to)]() mutable {
+               self->s_->inbox.emplace_back(
+                   state_data::queued_agent{to_agent, std::move(a), {}, {}, std::move(to)});
+               if (!self->s_->busy) self->next();
+             });
 }
 
 void conversation::agent_note(agent_ref a, std::string text) {
-  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), text = std::move(text)]() mutable {
+  asio::post(s_->strand, [self = shared_from_this(), a = std::move(a),
+                          text = std::move(text)]() mutable {
     state_data& s = *self->s_;
-    if (s.state != "agent" || s.agent_id != a.id) return self->agent_error(a, protocol::errc::not_yours, "this conversation is not yours");
+    if (s.state != "agent" || s.agent_id != a.id)
+      return self->agent_error(a, protocol::errc::not_yours, "this conversation is not yours");
     const std::int64_t now = self->hub_->clock.now_ms();
-    self->hub_->db.add_note(self->id_, a.id, text, now,
-                            [self, a, text, now](core::result<std::int64_t> r) {
-      if (!r.ok()) return self->agent_error(a, error_code_for(r.error()), "the note could not be stored");
-      const std::string frame = protocol::encode_note(self->id_, protocol::note_json(r.value(), a.display_name, text, now));
-      if (desk* d = self->hub_->agents_desk) d->send_to_agent(a.id, make_frame(frame));
-    });
+    self->hub_->db.add_note(
+        self->id_, a.id, text, now, [self, a, text, now](core::result<std::int64_t> r) {
+          if (!r.ok())
+            return self->agent_error(a, error_code_for(r.error()), "the note could not be stored");
+          const std::string frame = protocol::encode_note(
+              self->id_, protocol::note_json(r.value(), a.display_name, text, now));
+          if (desk* d = self->hub_->agents_desk) d->send_to_agent(a.id, make_frame(frame));
+        });
   });
 }
 
 void conversation::start_ticket(std::weak_ptr<visitor_link> from, std::string email) {
   state_data& s = *s_;
   if (s.state != "queued") {
-    send_error(from.lock(), protocol::errc::bad_state, "an email is taken while you wait for an agent");
+    send_error(from.lock(), protocol::errc::bad_state,
+               "an email is taken while you wait for an agent");
     return next();
   }
   const std::int64_t now = hub_->clock.now_ms();
@@ -747,19 +794,23 @@ void conversation::start_ticket(std::weak_ptr<visitor_link> from, std::string em
   p.agent_kind = visitor_ticket;
   p.visitor_text = std::move(email);  // the ticket's email, for the desk
   s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
-  hub_->db.append_turn(std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
-    asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
-  });
+  hub_->db.append_turn(
+      std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
+        asio::post(self->s_->strand,
+                   [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
+      });
 }
 
-void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text, agent_ref to) {
+void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text,
+                               agent_ref to) {
   state_data& s = *s_;
   const std::int64_t now = hub_->clock.now_ms();
   if (kind == claim) {
     if (s.state != "queued" && s.state != "ticket") {
-      agent_error(a, s.state == "agent" ? protocol::errc::already_claimed : protocol::errc::bad_state,
-                  s.state == "agent" ? "another agent took this conversation"
-                                     : "this conversation is not waiting for an agent (" + s.state + ")");
+      agent_error(
+          a, s.state == "agent" ? protocol::errc::already_claimed : protocol::errc::bad_state,
+          s.state == "agent" ? "another agent took this conversation"
+                             : "this conversation is not waiting for an agent (" + s.state + ")");
       return next();
     }
   } else if (s.state != "agent" || s.agent_id != a.id) {
@@ -799,7 +850,9 @@ void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id,
     turn.replies.push_back(std::move(m));
   } else if (kind == to_team) {
     if (text.empty() || text.size() > store::k_max_team_bytes ||
-        text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
+        text.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+            std::string::npos) {
       agent_error(a, protocol::errc::bad_field, "a team is 1-64 letters, digits, _ or -");
       return next();
     }
@@ -826,53 +879,59 @@ void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id,
   if (p.state != s.state || p.team != s.team) turn.state = store::state_change{p.state, p.team};
   p.agent = std::move(a);
   s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
-  hub_->db.append_turn(std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
-    asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
-  });
+  hub_->db.append_turn(
+      std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
+        asio::post(self->s_->strand,
+                   [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
+      });
 }
 
 // The claiming agent gets the whole conversation: transcript, context, why.
 void conversation::send_transcript(agent_ref a) {
   auto self = shared_from_this();
-  hub_->db.messages_after(id_, std::max<std::int64_t>(0, s_->last_seq - k_transcript_max), k_transcript_max,
-                          [self, a = std::move(a)](core::result<std::vector<store::message_row>> rows) {
-    asio::post(self->s_->strand, [self, a, rows = std::move(rows)] {
-      std::string transcript = "[";
-      if (rows.ok()) {
-        for (const auto& m : rows.value()) {
-          if (transcript.size() > 1) transcript += ',';
-          protocol::chat_message cm;
-          cm.seq = m.seq;
-          cm.from = m.from;
-          cm.text = m.text;
-          cm.ts_ms = m.ts_ms;
-          cm.meta_json = m.meta_json;
-          transcript += protocol::encode_message(cm);
-        }
-      }
-      transcript += ']';
-      const std::string context = state_to_json(self->s_->dstate);
-      self->hub_->db.list_notes(self->id_, [self, a, transcript, context](core::result<std::vector<store::note_row>> notes) {
-        std::string list = "[";
-        if (notes.ok()) {
-          for (const auto& n : notes.value()) {
-            if (list.size() > 1) list += ',';
-            list += protocol::note_json(n.id, n.agent, n.text, n.ts_ms);
+  hub_->db.messages_after(
+      id_, std::max<std::int64_t>(0, s_->last_seq - k_transcript_max), k_transcript_max,
+      [self, a = std::move(a)](core::result<std::vector<store::message_row>> rows) {
+        asio::post(self->s_->strand, [self, a, rows = std::move(rows)] {
+          std::string transcript = "[";
+          if (rows.ok()) {
+            for (const auto& m : rows.value()) {
+              if (transcript.size() > 1) transcript += ',';
+              protocol::chat_message cm;
+              cm.seq = m.seq;
+              cm.from = m.from;
+              cm.text = m.text;
+              cm.ts_ms = m.ts_ms;
+              cm.meta_json = m.meta_json;
+              transcript += protocol::encode_message(cm);
+            }
           }
-        }
-        list += ']';
-        asio::post(self->s_->strand, [self, a, transcript, context, list] {
-          auto frame = make_frame(protocol::encode_conversation(self->id_, self->s_->state, transcript, context,
-                                                                self->s_->team, list));
-          if (auto l = a.link.lock()) {
-            l->send(std::move(frame));
-          } else if (desk* d = self->hub_->agents_desk) {
-            d->send_to_agent(a.id, frame);  // a transfer: to every console of the new holder
-          }
+          transcript += ']';
+          const std::string context = state_to_json(self->s_->dstate);
+          self->hub_->db.list_notes(
+              self->id_,
+              [self, a, transcript, context](core::result<std::vector<store::note_row>> notes) {
+                std::string list = "[";
+                if (notes.ok()) {
+                  for (const auto& n : notes.value()) {
+                    if (list.size() > 1) list += ',';
+                    list += protocol::note_json(n.id, n.agent, n.text, n.ts_ms);
+                  }
+                }
+                list += ']';
+                asio::post(self->s_->strand, [self, a, transcript, context, list] {
+                  auto frame = make_frame(protocol::encode_conversation(
+                      self->id_, self->s_->state, transcript, context, self->s_->team, list));
+                  if (auto l = a.link.lock()) {
+                    l->send(std::move(frame));
+                  } else if (desk* d = self->hub_->agents_desk) {
+                    d->send_to_agent(a.id,
+                                     frame);  // a transfer: to every console of the new holder
+                  }
+                });
+              });
         });
       });
-    });
-  });
 }
 
 void conversation::start_close(std::weak_ptr<visitor_link> from) {
@@ -892,10 +951,11 @@ void conversation::start_close(std::weak_ptr<visitor_link> from) {
   p.dstate = s.dstate;
   p.state = "closed";
   s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
-  hub_->db.append_turn(std::move(turn), [self = shared_from_this()](
-                                           core::result<store::turn_appended> r) mutable {
-    asio::post(self->s_->strand, [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
-  });
+  hub_->db.append_turn(
+      std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
+        asio::post(self->s_->strand,
+                   [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
+      });
 }
 
 void conversation::turn_done(core::result<store::turn_appended> r) {
@@ -928,8 +988,8 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
     send_error(from, code,
                code == protocol::errc::conflict
                    ? "this client_msg_id was already used for another message"
-                   : code == protocol::errc::unavailable ? "the server is busy; send it again"
-                                                         : "the message could not be stored",
+               : code == protocol::errc::unavailable ? "the server is busy; send it again"
+                                                     : "the message could not be stored",
                p.client_msg_id);
     return next();
   }
@@ -938,17 +998,19 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
     // Seen before: the first ack again; its reply was stored with it and
     // reaches the client by replay.
     metrics.duplicates.fetch_add(1, std::memory_order_relaxed);
-    if (from) send_to(s, from, make_frame(protocol::encode_ack(p.client_msg_id, t.visitor.seq, true)));
+    if (from)
+      send_to(s, from, make_frame(protocol::encode_ack(p.client_msg_id, t.visitor.seq, true)));
     return next();
   }
   if (p.agent_kind < 0 && !p.client_msg_id.empty()) {
     metrics.messages.fetch_add(1, std::memory_order_relaxed);
     s.last_seq = std::max(s.last_seq, t.visitor.seq);
-    if (from) send_to(s, from, make_frame(protocol::encode_ack(p.client_msg_id, t.visitor.seq, false)));
+    if (from)
+      send_to(s, from, make_frame(protocol::encode_ack(p.client_msg_id, t.visitor.seq, false)));
     // The other tabs see the visitor's message itself.
     broadcast(s,
-              message_frame(t.visitor.seq, "visitor", p.visitor_text, t.visitor.ts_ms, p.client_msg_id,
-                            p.visitor_meta),
+              message_frame(t.visitor.seq, "visitor", p.visitor_text, t.visitor.ts_ms,
+                            p.client_msg_id, p.visitor_meta),
               false, from.get());
     // So does the agent who holds the conversation.
     if (s.state == "agent" && s.agent_id != 0 && hub_->agents_desk) {
@@ -958,7 +1020,8 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
       cm.text = p.visitor_text;
       cm.ts_ms = t.visitor.ts_ms;
       cm.meta_json = p.visitor_meta;
-      hub_->agents_desk->send_to_agent(s.agent_id, make_frame(protocol::encode_agent_message(id_, cm)));
+      hub_->agents_desk->send_to_agent(s.agent_id,
+                                       make_frame(protocol::encode_agent_message(id_, cm)));
     }
   }
   const std::string_view reply_from = p.agent_kind == reply ? "agent" : "bot";
@@ -966,12 +1029,13 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
     s.last_seq = std::max(s.last_seq, t.replies[i].seq);
     if (t.replies[i].duplicate) continue;  // an agent's resend: delivered the first time
     broadcast(s,
-              message_frame(t.replies[i].seq, reply_from, p.replies[i].first, t.replies[i].ts_ms, "",
-                            p.replies[i].second),
+              message_frame(t.replies[i].seq, reply_from, p.replies[i].first, t.replies[i].ts_ms,
+                            "", p.replies[i].second),
               false);
   }
   if (p.agent_kind == reply && !t.replies.empty()) {
-    agent_ref_send(p.agent, protocol::encode_agent_ack(id_, p.client_msg_id, t.replies.front().seq));
+    agent_ref_send(p.agent,
+                   protocol::encode_agent_ack(id_, p.client_msg_id, t.replies.front().seq));
   }
   if (p.decision >= 0) {
     metrics.decisions[static_cast<std::size_t>(p.decision)].fetch_add(1, std::memory_order_relaxed);
@@ -995,11 +1059,14 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
     const std::string before = s.state;
     s.state = p.state;
     s.team = p.team;
-    broadcast(s, make_frame(protocol::encode_state(s.state, s.team, s.state == "agent" ? s.agent_name : "")),
-              false);
+    broadcast(
+        s,
+        make_frame(protocol::encode_state(s.state, s.team, s.state == "agent" ? s.agent_name : "")),
+        false);
     if (desk* d = hub_->agents_desk) {
       if (s.state == "queued" && before != "queued") {
-        d->queued({id_, s.team, p.handoff_reason.empty() ? std::string("handoff") : p.handoff_reason,
+        d->queued({id_, s.team,
+                   p.handoff_reason.empty() ? std::string("handoff") : p.handoff_reason,
                    hub_->clock.now_ms(), p.visitor_text});
       } else if (before == "queued" && s.state != "queued") {
         d->dequeued(id_, p.agent_kind == claim);
@@ -1034,7 +1101,8 @@ void conversation::on_typing(const std::shared_ptr<visitor_link>& from, protocol
   asio::post(s_->strand, [self = shared_from_this(), on = t.on] {
     state_data& s = *self->s_;
     if (s.state != "agent" || s.agent_id == 0 || !self->hub_->agents_desk) return;
-    self->hub_->agents_desk->send_to_agent(s.agent_id, make_frame(protocol::encode_agent_typing(self->id_, on)));
+    self->hub_->agents_desk->send_to_agent(
+        s.agent_id, make_frame(protocol::encode_agent_typing(self->id_, on)));
   });
 }
 
@@ -1050,23 +1118,25 @@ void conversation::agent_resume(agent_ref a) {
 void conversation::agent_typing(agent_ref a, bool on) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a), on] {
     state_data& s = *self->s_;
-    if (s.state != "agent" || s.agent_id != a.id) return self->agent_error(a, protocol::errc::not_yours, "this conversation is not yours");
+    if (s.state != "agent" || s.agent_id != a.id)
+      return self->agent_error(a, protocol::errc::not_yours, "this conversation is not yours");
     broadcast(s, make_frame(protocol::encode_typing("agent", on)), true);
   });
 }
 
 void conversation::on_feedback(const std::shared_ptr<visitor_link>& from, protocol::feedback f) {
   hub_->db.record_feedback(id_, f.seq, f.helpful, hub_->clock.now_ms(),
-                          [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from),
-                           seq = f.seq](core::status st) {
-                            if (st.ok()) return;
-                            asio::post(self->s_->strand, [self, w, seq, st] {
-                              self->send_error(w.lock(), error_code_for(st),
-                                               st.code() == core::errc::not_found
-                                                   ? "no bot message has seq " + std::to_string(seq)
-                                                   : std::string("the feedback could not be stored"));
-                            });
-                          });
+                           [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from),
+                            seq = f.seq](core::status st) {
+                             if (st.ok()) return;
+                             asio::post(self->s_->strand, [self, w, seq, st] {
+                               self->send_error(
+                                   w.lock(), error_code_for(st),
+                                   st.code() == core::errc::not_found
+                                       ? "no bot message has seq " + std::to_string(seq)
+                                       : std::string("the feedback could not be stored"));
+                             });
+                           });
 }
 
 void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol::survey sv) {
@@ -1075,7 +1145,8 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
     state_data& s = *self->s_;
     auto link = w.lock();
     if (s.state != "closed") {
-      self->send_error(link, protocol::errc::bad_state, "a survey is taken once the conversation is closed");
+      self->send_error(link, protocol::errc::bad_state,
+                       "a survey is taken once the conversation is closed");
       return;
     }
     self->hub_->db.record_survey(
@@ -1083,7 +1154,8 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
         [self, w](core::result<std::int64_t> r) {
           if (r.ok()) return;
           asio::post(self->s_->strand, [self, w, st = r.error()] {
-            core::log::error("survey_failed", {{"conversation_id", self->id_}, {"error", st.message()}});
+            core::log::error("survey_failed",
+                             {{"conversation_id", self->id_}, {"error", st.message()}});
             self->send_error(w.lock(), error_code_for(st), "the survey could not be stored");
           });
         });
@@ -1093,8 +1165,10 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
 // The visitor leaves an email while waiting: the conversation becomes a
 // ticket that agents answer later (delivered when the visitor comes back).
 void conversation::on_contact(const std::shared_ptr<visitor_link>& from, protocol::contact c) {
-  asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from), email = std::move(c.email)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{visitor_ticket, {}, {}, std::move(email), {}, std::move(w)});
+  asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from),
+                          email = std::move(c.email)]() mutable {
+    self->s_->inbox.emplace_back(
+        state_data::queued_agent{visitor_ticket, {}, {}, std::move(email), {}, std::move(w)});
     if (!self->s_->busy) self->next();
   });
 }
@@ -1102,8 +1176,9 @@ void conversation::on_contact(const std::shared_ptr<visitor_link>& from, protoco
 void conversation::detach(const visitor_link* link) {
   asio::post(s_->strand, [self = shared_from_this(), link] {
     auto& links = self->s_->links;
-    links.erase(std::remove_if(links.begin(), links.end(), [&](const auto& e) { return e.key == link; }),
-                links.end());
+    links.erase(
+        std::remove_if(links.begin(), links.end(), [&](const auto& e) { return e.key == link; }),
+        links.end());
   });
 }
 

@@ -156,7 +156,8 @@ class conversation : public std::enable_shared_from_this<conversation> {
   void next();
   void start_message(std::weak_ptr<visitor_link> from, protocol::message m, std::int64_t t_in_ns);
   void start_close(std::weak_ptr<visitor_link> from);
-  void start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text, agent_ref to = {});
+  void start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text,
+                   agent_ref to = {});
   void start_ticket(std::weak_ptr<visitor_link> from, std::string email);
   void send_transcript(agent_ref a);
   void agent_error(const agent_ref& a, std::string_view code, const std::string& message);

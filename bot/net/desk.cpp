@@ -6,7 +6,8 @@
 
 namespace bot::net {
 
-void desk::attach(std::int64_t agent_id, std::vector<std::string> teams, const std::shared_ptr<agent_link>& link) {
+void desk::attach(std::int64_t agent_id, std::vector<std::string> teams,
+                  const std::shared_ptr<agent_link>& link) {
   std::lock_guard lock(mu_);
   agents_.push_back({agent_id, std::move(teams), link, link.get()});
   link->send(snapshot_for(agents_.back()));
@@ -32,7 +33,8 @@ bool desk::send_to_agent(std::int64_t agent_id, const shared_frame& frame) {
 
 void desk::queued(waiting w) {
   std::lock_guard lock(mu_);
-  if (w.preview.size() > 200) w.preview = core::sanitize_utf8(std::string_view(w.preview).substr(0, 200));
+  if (w.preview.size() > 200)
+    w.preview = core::sanitize_utf8(std::string_view(w.preview).substr(0, 200));
   queue_[w.conversation_id] = std::move(w);
   broadcast();
   tell_positions();
@@ -79,11 +81,14 @@ void desk::tell_positions() {
   const std::int64_t now = clock_.now_ms();
   for (auto& [team, list] : by_team) {
     std::sort(list.begin(), list.end(), [](const waiting* l, const waiting* r) {
-      return l->since_ms != r->since_ms ? l->since_ms < r->since_ms : l->conversation_id < r->conversation_id;
+      return l->since_ms != r->since_ms ? l->since_ms < r->since_ms
+                                        : l->conversation_id < r->conversation_id;
     });
-    const bool anyone = std::any_of(agents_.begin(), agents_.end(), [&](const agent_entry& a) { return serves(a, team); });
+    const bool anyone = std::any_of(agents_.begin(), agents_.end(),
+                                    [&](const agent_entry& a) { return serves(a, team); });
     std::optional<std::int64_t> typical_ms;
-    if (const auto it = recent_waits_ms_.find(team); it != recent_waits_ms_.end() && !it->second.empty()) {
+    if (const auto it = recent_waits_ms_.find(team);
+        it != recent_waits_ms_.end() && !it->second.empty()) {
       std::int64_t sum = 0;
       for (auto v : it->second) sum += v;
       typical_ms = sum / static_cast<std::int64_t>(it->second.size());
@@ -91,7 +96,9 @@ void desk::tell_positions() {
     for (std::size_t i = 0; i < list.size(); ++i) {
       std::optional<std::int64_t> eta;
       // A typical wait per place ahead, less what this one waited already.
-      if (typical_ms) eta = std::max<std::int64_t>(0, (*typical_ms * static_cast<std::int64_t>(i + 1) - (now - list[i]->since_ms)) / 1000);
+      if (typical_ms)
+        eta = std::max<std::int64_t>(
+            0, (*typical_ms * static_cast<std::int64_t>(i + 1) - (now - list[i]->since_ms)) / 1000);
       positions_(list[i]->conversation_id, team, static_cast<int>(i + 1), eta, !anyone);
     }
   }
@@ -113,18 +120,21 @@ shared_frame desk::snapshot_for(const agent_entry& a) const {
     if (serves(a, w.team)) mine.push_back(&w);
   }
   std::sort(mine.begin(), mine.end(), [](const waiting* l, const waiting* r) {
-    return l->since_ms != r->since_ms ? l->since_ms < r->since_ms : l->conversation_id < r->conversation_id;
+    return l->since_ms != r->since_ms ? l->since_ms < r->since_ms
+                                      : l->conversation_id < r->conversation_id;
   });
   const std::int64_t now = clock_.now_ms();
   std::vector<protocol::queue_item> items;
   items.reserve(mine.size());
   for (const waiting* w : mine) {
-    items.push_back({w->conversation_id, w->team, w->reason, std::max<std::int64_t>(0, (now - w->since_ms) / 1000),
-                     w->preview});
+    items.push_back({w->conversation_id, w->team, w->reason,
+                     std::max<std::int64_t>(0, (now - w->since_ms) / 1000), w->preview});
   }
   std::vector<protocol::ticket_item> tickets;
   for (const auto& [id, t] : tickets_) {
-    if (serves(a, t.team)) tickets.push_back({t.conversation_id, t.team, t.email, std::max<std::int64_t>(0, (now - t.since_ms) / 1000)});
+    if (serves(a, t.team))
+      tickets.push_back({t.conversation_id, t.team, t.email,
+                         std::max<std::int64_t>(0, (now - t.since_ms) / 1000)});
   }
   return std::make_shared<const std::string>(protocol::encode_queue(items, tickets));
 }

@@ -12,10 +12,10 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,7 +46,8 @@ class desk {
   };
 
   // An agent connection opens (it gets the queue at once) or closes.
-  void attach(std::int64_t agent_id, std::vector<std::string> teams, const std::shared_ptr<agent_link>& link);
+  void attach(std::int64_t agent_id, std::vector<std::string> teams,
+              const std::shared_ptr<agent_link>& link);
   void detach(const agent_link* link);
   // Every connection of `agent_id`; false when none is open.
   bool send_to_agent(std::int64_t agent_id, const shared_frame& frame);
@@ -84,7 +85,7 @@ class desk {
   };
   // The queue as agent `a` sees it (their teams), oldest first. mu_ held.
   shared_frame snapshot_for(const agent_entry& a) const;
-  void broadcast();  // mu_ held
+  void broadcast();       // mu_ held
   void tell_positions();  // mu_ held
 
   const core::clock& clock_;

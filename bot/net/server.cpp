@@ -25,8 +25,8 @@
 #include "bot/core/log.hpp"
 #include "bot/net/agent_auth.hpp"
 #include "bot/net/agent_session.hpp"
-#include "bot/net/desk.hpp"
 #include "bot/net/conversation.hpp"
+#include "bot/net/desk.hpp"
 #include "bot/net/metrics.hpp"
 #include "bot/net/ws_session.hpp"
 
@@ -71,16 +71,26 @@ std::string_view content_type_for(std::string_view path) noexcept {
   if (dot == std::string_view::npos) return "application/octet-stream";
   const std::string_view ext = path.substr(dot + 1);
   static constexpr std::pair<std::string_view, std::string_view> types[] = {
-      {"html", "text/html; charset=utf-8"},       {"htm", "text/html; charset=utf-8"},
-      {"js", "text/javascript; charset=utf-8"},   {"mjs", "text/javascript; charset=utf-8"},
-      {"css", "text/css; charset=utf-8"},         {"json", "application/json"},
-      {"svg", "image/svg+xml"},                   {"png", "image/png"},
-      {"jpg", "image/jpeg"},                      {"jpeg", "image/jpeg"},
-      {"gif", "image/gif"},                       {"webp", "image/webp"},
-      {"ico", "image/x-icon"},                    {"txt", "text/plain; charset=utf-8"},
-      {"woff2", "font/woff2"},                    {"mp3", "audio/mpeg"},
-      {"wav", "audio/wav"},                       {"ogg", "audio/ogg"},
-      {"map", "application/json"},                {"webmanifest", "application/manifest+json"},
+      {"html", "text/html; charset=utf-8"},
+      {"htm", "text/html; charset=utf-8"},
+      {"js", "text/javascript; charset=utf-8"},
+      {"mjs", "text/javascript; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},
+      {"json", "application/json"},
+      {"svg", "image/svg+xml"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"gif", "image/gif"},
+      {"webp", "image/webp"},
+      {"ico", "image/x-icon"},
+      {"txt", "text/plain; charset=utf-8"},
+      {"woff2", "font/woff2"},
+      {"mp3", "audio/mpeg"},
+      {"wav", "audio/wav"},
+      {"ogg", "audio/ogg"},
+      {"map", "application/json"},
+      {"webmanifest", "application/manifest+json"},
   };
   for (const auto& [e, t] : types) {
     if (e == ext) return t;
@@ -145,7 +155,8 @@ server_options server_options::from_config(const core::config& c) {
   server_options o;
   o.listen = c.listen;
   o.port = static_cast<std::uint16_t>(c.port);
-  o.threads = c.threads > 0 ? c.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  o.threads = c.threads > 0 ? c.threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.web_dir = c.web_dir;
   o.request_timeout_s = c.limits.handshake_timeout_s;
   o.idle_timeout_s = c.limits.idle_timeout_s;
@@ -159,12 +170,15 @@ struct server::impl {
       hub = std::make_unique<conversation_hub>(ioc, *options.store, *options.rules, options.chat,
                                                metrics, core::system_clock::instance());
       protocol::decode_limits decode;
-      decode.max_text_chars = static_cast<std::size_t>(std::max(1, options.chat.limits.max_text_chars));
+      decode.max_text_chars =
+          static_cast<std::size_t>(std::max(1, options.chat.limits.max_text_chars));
       env = std::make_unique<ws_env>(ws_env{*hub, metrics, options.chat.limits, decode});
-      agents = std::make_unique<agent_auth>(*options.store, options.chat, core::system_clock::instance());
+      agents = std::make_unique<agent_auth>(*options.store, options.chat,
+                                            core::system_clock::instance());
       agents_desk = std::make_unique<desk>(core::system_clock::instance());
       hub->set_desk(agents_desk.get());
-      agent_environment = std::make_unique<agent_env>(agent_env{*hub, *options.store, *agents_desk, *agents, options.chat.limits, decode});
+      agent_environment = std::make_unique<agent_env>(
+          agent_env{*hub, *options.store, *agents_desk, *agents, options.chat.limits, decode});
     }
   }
 
@@ -172,8 +186,8 @@ struct server::impl {
   struct connection {
     explicit connection(tcp::socket s) : stream(std::move(s)) {}
     beast::tcp_stream stream;
-    bool idle = false;  // waiting for a request; only touched on the strand
-    std::shared_ptr<visitor_session> ws;  // after an upgrade to /ws
+    bool idle = false;                        // waiting for a request; only touched on the strand
+    std::shared_ptr<visitor_session> ws;      // after an upgrade to /ws
     std::shared_ptr<agent_session> agent_ws;  // after an upgrade to /agent/ws
   };
 
@@ -207,14 +221,13 @@ struct server::impl {
   core::status load_static_files();
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve_connection(std::shared_ptr<connection> conn, std::uint64_t id);
-  asio::awaitable<void> serve_agent_websocket(std::shared_ptr<connection> conn, std::uint64_t id,
-                                              std::shared_ptr<agent_session> session,
-                                              std::unique_ptr<http::request<http::string_body>> req,
-                                              std::string ip);
-  // A /ws connection after the upgrade, in a coroutine of its own: the HTTP
+  // A WebSocket (/ws or /agent/ws) after the upgrade, in a coroutine of its own: the HTTP
   // coroutine's frame (parser, buffer) is freed while the socket stays open.
+  // `slot` is the member of `connection` that holds the session.
+  template <typename Session>
   asio::awaitable<void> serve_websocket(std::shared_ptr<connection> conn, std::uint64_t id,
-                                        std::shared_ptr<visitor_session> session,
+                                        std::shared_ptr<Session> session,
+                                        std::shared_ptr<Session> connection::*slot,
                                         std::unique_ptr<http::request<http::string_body>> req,
                                         std::string ip);
   http::message_generator handle(const http::request<http::string_body>& req);
@@ -279,11 +292,13 @@ http::message_generator server::impl::handle(const http::request<http::string_bo
   const bool get_or_head = req.method() == http::verb::get || req.method() == http::verb::head;
 
   if (path == "/healthz") {
-    if (!get_or_head) return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
+    if (!get_or_head)
+      return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
     return text(http::status::ok, "ok\n", "text/plain; charset=utf-8");
   }
   if (path == "/readyz") {
-    if (!get_or_head) return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
+    if (!get_or_head)
+      return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
     bool all = !stopping.load();
     std::string body = "{";
     for (const auto& check : options.readiness) {
@@ -297,24 +312,29 @@ http::message_generator server::impl::handle(const http::request<http::string_bo
                 "application/json");
   }
   if (path == "/metrics") {
-    if (!get_or_head) return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
+    if (!get_or_head)
+      return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
     std::string body = options.metrics ? options.metrics() : std::string();
     metrics.render(body, hub ? hub->live() : 0);
-    body += "# HELP supportbot_http_connections_open Open HTTP connections.\n"
-            "# TYPE supportbot_http_connections_open gauge\n"
-            "supportbot_http_connections_open " +
-            std::to_string(open_connections()) + "\n";
+    body +=
+        "# HELP supportbot_http_connections_open Open HTTP connections.\n"
+        "# TYPE supportbot_http_connections_open gauge\n"
+        "supportbot_http_connections_open " +
+        std::to_string(open_connections()) + "\n";
     return text(http::status::ok, std::move(body), "text/plain; version=0.0.4; charset=utf-8");
   }
   if (path == "/ws") {
     return text(hub ? http::status::upgrade_required : http::status::not_found,
-                hub ? "this is a WebSocket endpoint\n" : "not found\n", "text/plain; charset=utf-8");
+                hub ? "this is a WebSocket endpoint\n" : "not found\n",
+                "text/plain; charset=utf-8");
   }
-  if (!get_or_head) return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
+  if (!get_or_head)
+    return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
 
   const std::string name = static_file_for(target);
   const auto it = name.empty() ? files.end() : files.find(name);
-  if (it == files.end()) return text(http::status::not_found, "not found\n", "text/plain; charset=utf-8");
+  if (it == files.end())
+    return text(http::status::not_found, "not found\n", "text/plain; charset=utf-8");
   const static_file& f = it->second;
   const auto inm = req[http::field::if_none_match];
   if (!inm.empty() && std::string_view(inm.data(), inm.size()) == f.etag) {
@@ -384,8 +404,8 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
     if (stopping.load()) break;
     // A fresh connection must send its request promptly; a kept-alive one may
     // wait for the idle timeout.
-    conn->stream.expires_after(std::chrono::seconds(first ? options.request_timeout_s
-                                                          : options.idle_timeout_s));
+    conn->stream.expires_after(
+        std::chrono::seconds(first ? options.request_timeout_s : options.idle_timeout_s));
     http::request_parser<http::string_body> parser;
     parser.header_limit(16 * 1024);
     parser.body_limit(options.max_body_bytes);
@@ -397,8 +417,9 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
       // timeout, a reset or a clean end of stream does not.
       const bool too_large = ec == http::error::body_limit || ec == http::error::header_limit ||
                              ec == http::error::buffer_overflow;
-      const bool malformed = &ec.category() == &http::make_error_code(http::error::bad_method).category() &&
-                             ec != http::error::end_of_stream && ec != http::error::partial_message;
+      const bool malformed =
+          &ec.category() == &http::make_error_code(http::error::bad_method).category() &&
+          ec != http::error::end_of_stream && ec != http::error::partial_message;
       if (too_large || malformed) {
         http::response<http::string_body> res{
             too_large ? http::status::payload_too_large : http::status::bad_request, 11};
@@ -413,7 +434,8 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
       break;
     }
     if (hub && websocket::is_upgrade(parser.get()) &&
-        std::string_view(parser.get().target()).substr(0, std::string_view(parser.get().target()).find('?')) == "/ws") {
+        std::string_view(parser.get().target())
+                .substr(0, std::string_view(parser.get().target()).find('?')) == "/ws") {
       beast::error_code ignored;
       const auto remote = conn->stream.socket().remote_endpoint(ignored);
       std::string ip = ignored ? std::string() : remote.address().to_string();
@@ -429,8 +451,8 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
       break;
     }
     if (agents && websocket::is_upgrade(parser.get()) &&
-        std::string_view(parser.get().target()).substr(0, std::string_view(parser.get().target()).find('?')) ==
-            "/agent/ws") {
+        std::string_view(parser.get().target())
+                .substr(0, std::string_view(parser.get().target()).find('?')) == "/agent/ws") {
       beast::error_code ignored;
       const auto remote = conn->stream.socket().remote_endpoint(ignored);
       std::string ip = ignored ? std::string() : remote.address().to_string();
@@ -452,7 +474,8 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
         break;
       }
       const auto header = parser.get()[http::field::cookie];
-      agent_token = std::string(cookie_value(std::string_view(header.data(), header.size()), k_agent_cookie));
+      agent_token =
+          std::string(cookie_value(std::string_view(header.data(), header.size()), k_agent_cookie));
       agent_who = std::move(who);
       upgrade = std::make_unique<http::request<http::string_body>>(parser.release());
       upgrade_ip = std::move(ip);
@@ -483,16 +506,17 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
     if (wec || !keep_alive) break;
   }
   if (upgrade && agent_who) {
-    auto session = std::make_shared<agent_session>(std::move(conn->stream), *agent_environment, std::move(*agent_who),
-                                                   std::move(agent_token));
+    auto session = std::make_shared<agent_session>(std::move(conn->stream), *agent_environment,
+                                                   std::move(*agent_who), std::move(agent_token));
     {
       std::lock_guard lock(mu);
       conn->agent_ws = session;
     }
     if (stopping.load()) session->shutdown();
     auto ex = co_await asio::this_coro::executor;
-    asio::co_spawn(ex, serve_agent_websocket(std::move(conn), id, std::move(session), std::move(upgrade),
-                                             std::move(upgrade_ip)),
+    asio::co_spawn(ex,
+                   serve_websocket(std::move(conn), id, std::move(session), &connection::agent_ws,
+                                   std::move(upgrade), std::move(upgrade_ip)),
                    asio::detached);
     co_return;
   }
@@ -504,8 +528,9 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
     }
     if (stopping.load()) session->shutdown();
     auto ex = co_await asio::this_coro::executor;
-    asio::co_spawn(ex, serve_websocket(std::move(conn), id, std::move(session), std::move(upgrade),
-                                       std::move(upgrade_ip)),
+    asio::co_spawn(ex,
+                   serve_websocket(std::move(conn), id, std::move(session), &connection::ws,
+                                   std::move(upgrade), std::move(upgrade_ip)),
                    asio::detached);
     co_return;
   }
@@ -515,27 +540,15 @@ asio::awaitable<void> server::impl::serve_connection(std::shared_ptr<connection>
   unregister(id);
 }
 
-asio::awaitable<void> server::impl::serve_websocket(std::shared_ptr<connection> conn, std::uint64_t id,
-                                                    std::shared_ptr<visitor_session> session,
-                                                    std::unique_ptr<http::request<http::string_body>> req,
-                                                    std::string ip) {
+template <typename Session>
+asio::awaitable<void> server::impl::serve_websocket(
+    std::shared_ptr<connection> conn, std::uint64_t id, std::shared_ptr<Session> session,
+    std::shared_ptr<Session> connection::*slot,
+    std::unique_ptr<http::request<http::string_body>> req, std::string ip) {
   co_await session->run(std::move(req));
   {
     std::lock_guard lock(mu);
-    conn->ws.reset();
-  }
-  release_ip(ip);
-  unregister(id);
-}
-
-asio::awaitable<void> server::impl::serve_agent_websocket(std::shared_ptr<connection> conn, std::uint64_t id,
-                                                          std::shared_ptr<agent_session> session,
-                                                          std::unique_ptr<http::request<http::string_body>> req,
-                                                          std::string ip) {
-  co_await session->run(std::move(req));
-  {
-    std::lock_guard lock(mu);
-    conn->agent_ws.reset();
+    ((*conn).*slot).reset();
   }
   release_ip(ip);
   unregister(id);
@@ -552,7 +565,8 @@ std::optional<http::response<http::string_body>> server::impl::check_upgrade(
   };
   if (stopping.load()) return refuse(http::status::service_unavailable, "shutting down\n");
   const auto origin = req[http::field::origin];
-  if (!origin_allowed(std::string_view(origin.data(), origin.size()), options.chat.allowed_origins)) {
+  if (!origin_allowed(std::string_view(origin.data(), origin.size()),
+                      options.chat.allowed_origins)) {
     metrics.origin_refused.fetch_add(1, std::memory_order_relaxed);
     log::warn("ws_origin_refused", {{"origin_length", origin.size()}});
     return refuse(http::status::forbidden, "origin not allowed\n");
@@ -626,7 +640,8 @@ void server::impl::begin_stop() {
       if (c->idle) c->stream.socket().close(ignored);
     });
   }
-  grace_timer = std::make_unique<asio::steady_timer>(ioc, std::chrono::seconds(options.shutdown_grace_s));
+  grace_timer =
+      std::make_unique<asio::steady_timer>(ioc, std::chrono::seconds(options.shutdown_grace_s));
   grace_timer->async_wait([this](beast::error_code ec) {
     if (!ec) {
       log::warn("shutdown_grace_expired", {{"open_connections", connections.size()}});
@@ -663,12 +678,15 @@ core::status server::start() {
   s.bound_port = s.acceptor->local_endpoint().port();
   if (s.hub) s.hub->load_queue();
   asio::co_spawn(s.acceptor->get_executor(), s.accept_loop(), asio::detached);
-  log::info("listening", {{"address", s.options.listen}, {"port", s.bound_port},
-                          {"threads", s.options.threads}});
+  log::info(
+      "listening",
+      {{"address", s.options.listen}, {"port", s.bound_port}, {"threads", s.options.threads}});
   return {};
 }
 
-std::uint16_t server::port() const { return impl_->bound_port; }
+std::uint16_t server::port() const {
+  return impl_->bound_port;
+}
 
 void server::run() {
   auto& s = *impl_;

@@ -202,7 +202,8 @@ decoded decode_object(const json::object& o, const decode_limits& limits) {
   }
   if (*type == "contact") {
     const auto email = r.string("email", true);
-    if (r.ok() && !plausible_email(*email)) r.set(errc::bad_field, "'email' is not an email address");
+    if (r.ok() && !plausible_email(*email))
+      r.set(errc::bad_field, "'email' is not an email address");
     if (!r.ok()) return fail(r.code(), std::move(r.message()));
     return ok(contact{std::string(*email)});
   }
@@ -211,7 +212,9 @@ decoded decode_object(const json::object& o, const decode_limits& limits) {
   return fail(errc::unknown_type, "unknown frame type '" + shown + "'");
 }
 
-void append_int(std::string& out, std::int64_t v) { out += std::to_string(v); }
+void append_int(std::string& out, std::int64_t v) {
+  out += std::to_string(v);
+}
 
 void append_double(std::string& out, double v) {
   char buf[32];
@@ -251,12 +254,14 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
   opts.max_depth = 16;
   json::value v = json::parse(json::string_view(text.data(), text.size()), ec, {}, opts);
   if (ec) return fail_with(errc::bad_json, "not a JSON text: " + ec.message());
-  if (!v.is_object()) return fail_with(errc::bad_frame, "a frame must be a JSON object with a 'type'");
+  if (!v.is_object())
+    return fail_with(errc::bad_frame, "a frame must be a JSON object with a 'type'");
   reader r(v.get_object());
   const auto type = r.string("type", true);
   const auto conv = r.string("conversation_id", true);
   if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
-  if (conv->empty() || conv->size() > 64) return fail_with(errc::bad_field, "'conversation_id' must be 1-64 bytes");
+  if (conv->empty() || conv->size() > 64)
+    return fail_with(errc::bad_field, "'conversation_id' must be 1-64 bytes");
   const std::string id(*conv);
   if (*type == "claim") {
     out.frame = agent_claim{id};
@@ -274,11 +279,13 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
     const auto team = r.string("team", false);
     const auto agent = r.string("agent", false);
     if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
-    if (team.has_value() == agent.has_value() || (team && team->empty()) || (agent && agent->empty()))
+    if (team.has_value() == agent.has_value() || (team && team->empty()) ||
+        (agent && agent->empty()))
       return fail_with(errc::bad_field, "name either 'team' or 'agent'");
     if ((team && team->size() > 64) || (agent && agent->size() > 64))
       return fail_with(errc::bad_field, "a team or agent name has at most 64 bytes");
-    out.frame = agent_transfer{id, team ? std::string(*team) : std::string(), agent ? std::string(*agent) : std::string()};
+    out.frame = agent_transfer{id, team ? std::string(*team) : std::string(),
+                               agent ? std::string(*agent) : std::string()};
   } else if (*type == "typing") {
     const auto on = r.boolean("on");
     if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
@@ -291,16 +298,19 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
       return fail_with(errc::bad_field, "'client_msg_id' must be 1-128 bytes");
     if (core::is_blank(*body)) return fail_with(errc::bad_field, "'text' is empty");
     if (core::utf8_length(*body) > limits.max_text_chars) {
-      return fail_with(errc::too_long, "text is longer than " + std::to_string(limits.max_text_chars) + " characters");
+      return fail_with(errc::too_long, "text is longer than " +
+                                           std::to_string(limits.max_text_chars) + " characters");
     }
     out.frame = agent_message{id, std::string(*cmid), std::string(*body)};
   } else {
-    return fail_with(errc::unknown_type, "unknown type '" + core::sanitize_utf8(type->substr(0, 32)) + "'");
+    return fail_with(errc::unknown_type,
+                     "unknown type '" + core::sanitize_utf8(type->substr(0, 32)) + "'");
   }
   return out;
 }
 
-std::string encode_queue(const std::vector<queue_item>& waiting, const std::vector<ticket_item>& tickets) {
+std::string encode_queue(const std::vector<queue_item>& waiting,
+                         const std::vector<ticket_item>& tickets) {
   std::string out = "{\"type\":\"queue\",\"waiting\":[";
   for (std::size_t i = 0; i < waiting.size(); ++i) {
     const auto& q = waiting[i];
@@ -362,7 +372,8 @@ std::string encode_agent_message(std::string_view conversation_id, const chat_me
   return head + out.substr(std::string_view("{\"type\":\"message\"").size());
 }
 
-std::string encode_agent_ack(std::string_view conversation_id, std::string_view client_msg_id, std::int64_t seq) {
+std::string encode_agent_ack(std::string_view conversation_id, std::string_view client_msg_id,
+                             std::int64_t seq) {
   std::string out = "{\"type\":\"ack\"";
   key(out, "conversation_id");
   core::log::append_json_string(out, conversation_id);
@@ -384,7 +395,8 @@ std::string encode_agent_state(std::string_view conversation_id, std::string_vie
   return out;
 }
 
-std::string note_json(std::int64_t id, std::string_view agent, std::string_view text, std::int64_t ts_ms) {
+std::string note_json(std::int64_t id, std::string_view agent, std::string_view text,
+                      std::int64_t ts_ms) {
   std::string out = "{\"id\":";
   append_int(out, id);
   key(out, "agent");
@@ -427,7 +439,8 @@ std::string encode_agent_typing(std::string_view conversation_id, bool on) {
   return out;
 }
 
-std::string encode_agent_error(std::string_view code, std::string_view message, std::string_view conversation_id) {
+std::string encode_agent_error(std::string_view code, std::string_view message,
+                               std::string_view conversation_id) {
   std::string out = encode_error(code, message);
   if (!conversation_id.empty()) {
     out.pop_back();
@@ -523,7 +536,8 @@ std::string encode_state(std::string_view state, std::string_view team, std::str
   return out;
 }
 
-std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s, bool no_agents) {
+std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s,
+                               bool no_agents) {
   std::string out = encode_state("queued", team);
   out.pop_back();
   if (no_agents) out += ",\"no_agents\":true";
@@ -594,8 +608,9 @@ std::string reply_meta(const reply_source& source, const std::vector<quick_reply
       out += "{\"label\":";
       core::log::append_json_string(out, quick_replies[i].label);
       key(out, "payload");
-      core::log::append_json_string(out, quick_replies[i].payload.empty() ? quick_replies[i].label
-                                                                          : quick_replies[i].payload);
+      core::log::append_json_string(out, quick_replies[i].payload.empty()
+                                             ? quick_replies[i].label
+                                             : quick_replies[i].payload);
       out += '}';
     }
     out += ']';

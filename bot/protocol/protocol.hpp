@@ -18,8 +18,8 @@ namespace bot::protocol {
 
 // The `code` of an error frame.
 namespace errc {
-inline constexpr std::string_view bad_json = "bad_json";            // not JSON, or not UTF-8
-inline constexpr std::string_view bad_frame = "bad_frame";          // not an object, binary frame
+inline constexpr std::string_view bad_json = "bad_json";    // not JSON, or not UTF-8
+inline constexpr std::string_view bad_frame = "bad_frame";  // not an object, binary frame
 inline constexpr std::string_view unknown_type = "unknown_type";
 inline constexpr std::string_view missing_field = "missing_field";
 inline constexpr std::string_view bad_field = "bad_field";          // wrong type or value
@@ -36,7 +36,7 @@ inline constexpr std::string_view internal = "internal";
 
 // Visitor → server.
 struct hello {
-  std::string token;                    // "" = start a new conversation
+  std::string token;                     // "" = start a new conversation
   std::optional<std::int64_t> last_seq;  // the last seq the client has
 };
 struct message {
@@ -63,8 +63,8 @@ struct close {};
 using visitor_frame = std::variant<hello, message, typing, feedback, survey, contact, close>;
 
 struct decode_limits {
-  std::size_t max_text_chars = 4000;      // message text, in code points
-  std::size_t max_comment_chars = 4000;   // survey comment
+  std::size_t max_text_chars = 4000;     // message text, in code points
+  std::size_t max_comment_chars = 4000;  // survey comment
 };
 
 struct frame_error {
@@ -117,7 +117,8 @@ std::string encode_typing(std::string_view from, bool on);
 // (eta_s < 0: no estimate yet).
 // With `no_agents`, no agent of the team is connected: the visitor may leave
 // an email (`contact`) and get a ticket.
-std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s, bool no_agents = false);
+std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s,
+                               bool no_agents = false);
 std::string encode_resync(std::int64_t from_seq, std::int64_t last_seq);
 std::string encode_error(std::string_view code, std::string_view message,
                          std::string_view client_msg_id = {});
@@ -172,8 +173,8 @@ struct agent_transfer {
   std::string team;
   std::string agent;
 };
-using agent_frame =
-    std::variant<agent_claim, agent_message, agent_release, agent_close, agent_typing, agent_note, agent_transfer>;
+using agent_frame = std::variant<agent_claim, agent_message, agent_release, agent_close,
+                                 agent_typing, agent_note, agent_transfer>;
 
 struct agent_decoded {
   std::optional<agent_frame> frame;
@@ -196,22 +197,26 @@ struct ticket_item {
   std::string email;
   std::int64_t waiting_s = 0;
 };
-std::string encode_queue(const std::vector<queue_item>& waiting, const std::vector<ticket_item>& tickets = {});
+std::string encode_queue(const std::vector<queue_item>& waiting,
+                         const std::vector<ticket_item>& tickets = {});
 // `transcript_json` is a JSON array of message frames, `context_json` an
 // object (both written by this server).
 std::string encode_conversation(std::string_view conversation_id, std::string_view state,
                                 std::string_view transcript_json, std::string_view context_json,
                                 std::string_view why, std::string_view notes_json = "[]");
 // One note as a JSON object, and the `note` frame that carries it.
-std::string note_json(std::int64_t id, std::string_view agent, std::string_view text, std::int64_t ts_ms);
+std::string note_json(std::int64_t id, std::string_view agent, std::string_view text,
+                      std::int64_t ts_ms);
 std::string encode_note(std::string_view conversation_id, std::string_view note_object_json);
 // To the agent who handed a conversation on.
 std::string encode_transferred(std::string_view conversation_id, std::string_view to);
 // A message frame for an agent: encode_message() with the conversation id.
 std::string encode_agent_message(std::string_view conversation_id, const chat_message& m);
-std::string encode_agent_ack(std::string_view conversation_id, std::string_view client_msg_id, std::int64_t seq);
+std::string encode_agent_ack(std::string_view conversation_id, std::string_view client_msg_id,
+                             std::int64_t seq);
 std::string encode_agent_state(std::string_view conversation_id, std::string_view state);
 std::string encode_agent_typing(std::string_view conversation_id, bool on);  // the visitor types
-std::string encode_agent_error(std::string_view code, std::string_view message, std::string_view conversation_id);
+std::string encode_agent_error(std::string_view code, std::string_view message,
+                               std::string_view conversation_id);
 
 }  // namespace bot::protocol

@@ -78,8 +78,8 @@ core::status check_id(std::string_view what, std::string_view id, std::size_t ma
 core::status check_agent_name(std::string_view name) {
   if (name.empty()) return core::invalid_argument("agent name is empty");
   if (name.size() > k_max_agent_name_bytes) {
-    return core::invalid_argument("agent name is longer than " + std::to_string(k_max_agent_name_bytes) +
-                                  " bytes");
+    return core::invalid_argument("agent name is longer than " +
+                                  std::to_string(k_max_agent_name_bytes) + " bytes");
   }
   if (!std::all_of(name.begin(), name.end(), [](char c) { return is_id_char(c) || c == '.'; })) {
     return core::invalid_argument("agent name may only hold A-Z a-z 0-9 _ - .");
@@ -132,7 +132,8 @@ core::status check_event(const new_event& e) {
                                   " characters of A-Z a-z 0-9 _ - . :");
   }
   if (!e.conversation_id.empty()) {
-    if (auto st = check_id("conversation id", e.conversation_id, k_max_id_bytes); !st.ok()) return st;
+    if (auto st = check_id("conversation id", e.conversation_id, k_max_id_bytes); !st.ok())
+      return st;
   }
   if (auto st = check_json_object("data_json", e.data_json); !st.ok()) return st;
   return check_ts(e.ts_ms);
@@ -148,7 +149,8 @@ core::status check_turn(new_turn& t) {
   };
   if (t.visitor) {
     if (t.visitor->from != sender::visitor || t.visitor->client_msg_id.empty()) {
-      return core::invalid_argument("a turn's visitor message needs sender visitor and a client_msg_id");
+      return core::invalid_argument(
+          "a turn's visitor message needs sender visitor and a client_msg_id");
     }
     if (t.visitor->ts_ms == 0) t.visitor->ts_ms = t.ts_ms;
     if (auto st = check_message(*t.visitor); !st.ok()) return st;
@@ -202,8 +204,10 @@ constexpr std::string_view k_update_context =
 // Only a bot message can be rated; a second rating replaces the first.
 constexpr std::string_view k_upsert_feedback =
     "INSERT INTO feedback (conversation_id, seq, helpful, ts_ms) "
-    "SELECT ?1, ?2, ?3, ?4 FROM messages WHERE conversation_id = ?1 AND seq = ?2 AND sender = 'bot' "
-    "ON CONFLICT (conversation_id, seq) DO UPDATE SET helpful = excluded.helpful, ts_ms = excluded.ts_ms";
+    "SELECT ?1, ?2, ?3, ?4 FROM messages WHERE conversation_id = ?1 AND seq = ?2 AND sender = "
+    "'bot' "
+    "ON CONFLICT (conversation_id, seq) DO UPDATE SET helpful = excluded.helpful, ts_ms = "
+    "excluded.ts_ms";
 constexpr std::string_view k_insert_survey =
     "INSERT INTO surveys (conversation_id, csat, comment, ts_ms) VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view k_insert_event =
@@ -211,9 +215,12 @@ constexpr std::string_view k_insert_event =
 constexpr std::string_view k_insert_agent =
     "INSERT INTO agents (name, display_name, password_hash, is_admin, max_chats, created_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-constexpr std::string_view k_insert_agent_team = "INSERT INTO agent_teams (agent_id, team) VALUES (?1, ?2)";
-constexpr std::string_view k_update_agent_password = "UPDATE agents SET password_hash = ?2 WHERE name = ?1";
-constexpr std::string_view k_update_agent_disabled = "UPDATE agents SET disabled = ?2 WHERE name = ?1";
+constexpr std::string_view k_insert_agent_team =
+    "INSERT INTO agent_teams (agent_id, team) VALUES (?1, ?2)";
+constexpr std::string_view k_update_agent_password =
+    "UPDATE agents SET password_hash = ?2 WHERE name = ?1";
+constexpr std::string_view k_update_agent_disabled =
+    "UPDATE agents SET disabled = ?2 WHERE name = ?1";
 constexpr std::string_view k_select_agents =
     "SELECT id, name, display_name, password_hash, is_admin, max_chats, disabled, created_ms "
     "FROM agents ORDER BY name";
@@ -224,29 +231,35 @@ constexpr std::string_view k_select_agent_teams =
     "SELECT team FROM agent_teams WHERE agent_id = ?1 ORDER BY team";
 constexpr std::string_view k_select_conversation_by_id =
     "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
-    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL), "
+    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS "
+    "NULL), "
     "coalesce(visitor_email, '') "
     "FROM conversations c WHERE id = ?1";
 constexpr std::string_view k_select_conversation_by_token =
     "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
-    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL), "
+    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS "
+    "NULL), "
     "coalesce(visitor_email, '') "
     "FROM conversations c WHERE token_hash = ?1";
 constexpr std::string_view k_select_conversations_in_state =
     "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
-    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS NULL), "
+    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS "
+    "NULL), "
     "coalesce(visitor_email, '') "
     "FROM conversations c WHERE state = ?1 ORDER BY updated_ms LIMIT ?2";
 constexpr std::string_view k_insert_note =
     "INSERT INTO notes (conversation_id, agent_id, text, ts_ms) VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view k_select_notes =
-    "SELECT n.id, coalesce(a.display_name, ''), n.text, n.ts_ms FROM notes n LEFT JOIN agents a ON a.id = n.agent_id "
+    "SELECT n.id, coalesce(a.display_name, ''), n.text, n.ts_ms FROM notes n LEFT JOIN agents a ON "
+    "a.id = n.agent_id "
     "WHERE n.conversation_id = ?1 ORDER BY n.ts_ms, n.id LIMIT 1000";
 constexpr std::string_view k_insert_ticket =
     "INSERT INTO tickets (conversation_id, email, created_ms) VALUES (?1, ?2, ?3)";
-constexpr std::string_view k_set_visitor_email = "UPDATE conversations SET visitor_email = ?2 WHERE id = ?1";
+constexpr std::string_view k_set_visitor_email =
+    "UPDATE conversations SET visitor_email = ?2 WHERE id = ?1";
 constexpr std::string_view k_answer_ticket =
-    "UPDATE tickets SET status = 'answered', answered_ms = ?2 WHERE conversation_id = ?1 AND status = 'open'";
+    "UPDATE tickets SET status = 'answered', answered_ms = ?2 WHERE conversation_id = ?1 AND "
+    "status = 'open'";
 constexpr std::string_view k_insert_assignment =
     "INSERT INTO assignments (conversation_id, agent_id, assigned_ms) VALUES (?1, ?2, ?3)";
 constexpr std::string_view k_release_assignment =
@@ -522,7 +535,8 @@ class writer {
       for (const auto sql : {k_insert_ticket, k_set_visitor_email}) {
         auto s = db_.cached(sql);
         if (!s) return s.error();
-        core::status b = sql == k_insert_ticket ? bind_all(**s, id, t.ticket_email, t.ts_ms) : bind_all(**s, id, t.ticket_email);
+        core::status b = sql == k_insert_ticket ? bind_all(**s, id, t.ticket_email, t.ts_ms)
+                                                : bind_all(**s, id, t.ticket_email);
         if (!b.ok()) return b;
         if (auto st = (*s)->run(); !st.ok()) return st;
       }
@@ -680,7 +694,8 @@ std::size_t bucket_index(const auto& bounds, double v) {
 
 // Runs an UPDATE of one agent by name (?1) with `value` (?2).
 template <typename V>
-core::status update_agent(sqlite::db& d, std::string_view sql, const std::string& name, const V& value) {
+core::status update_agent(sqlite::db& d, std::string_view sql, const std::string& name,
+                          const V& value) {
   auto s = d.cached(sql);
   if (!s) return s.error();
   if (auto st = bind_all(**s, name, value); !st.ok()) return st;
@@ -817,9 +832,9 @@ class sqlite_store final : public store {
     if (st.ok() && seq < 1) st = core::invalid_argument("seq must be at least 1");
     if (st.ok()) st = check_ts(ts_ms);
     if (!st.ok()) return refuse_status(std::move(st), done);
-    submit(make_status_job([id = std::move(conversation_id), seq, helpful, ts_ms](writer& w) {
-      return w.record_feedback(id, seq, helpful, ts_ms);
-    }, std::move(done)));
+    submit(make_status_job([id = std::move(conversation_id), seq, helpful, ts_ms](
+                               writer& w) { return w.record_feedback(id, seq, helpful, ts_ms); },
+                           std::move(done)));
   }
 
   void record_survey(std::string conversation_id, int csat, std::string comment, std::int64_t ts_ms,
@@ -854,7 +869,8 @@ class sqlite_store final : public store {
     if (st.ok() && (a.max_chats < 0 || a.max_chats > 1000))
       st = core::invalid_argument("max chats must be 0 to 1000");
     if (st.ok() && a.teams.size() > k_max_agent_teams)
-      st = core::invalid_argument("an agent has at most " + std::to_string(k_max_agent_teams) + " teams");
+      st = core::invalid_argument("an agent has at most " + std::to_string(k_max_agent_teams) +
+                                  " teams");
     for (const auto& t : a.teams) {
       if (st.ok()) st = check_id("team", t, k_max_team_bytes);
     }
@@ -896,7 +912,8 @@ class sqlite_store final : public store {
         std::move(done)));
   }
 
-  void set_agent_password(std::string name, std::string password_hash, done_callback done) override {
+  void set_agent_password(std::string name, std::string password_hash,
+                          done_callback done) override {
     core::status st = check_agent_name(name);
     if (st.ok() && (password_hash.empty() || password_hash.size() > 512))
       st = core::invalid_argument("password hash is empty or too long");
@@ -912,7 +929,8 @@ class sqlite_store final : public store {
     if (auto st = check_agent_name(name); !st.ok()) return refuse_status(std::move(st), done);
     submit(make_status_job(
         [name = std::move(name), disabled](writer& w) -> core::status {
-          return update_agent(w.db(), k_update_agent_disabled, name, std::int64_t{disabled ? 1 : 0});
+          return update_agent(w.db(), k_update_agent_disabled, name,
+                              std::int64_t{disabled ? 1 : 0});
         },
         std::move(done)));
   }
@@ -931,15 +949,16 @@ class sqlite_store final : public store {
         std::move(done)));
   }
 
-  void add_note(std::string conversation_id, std::int64_t agent_id, std::string text, std::int64_t ts_ms,
-                callback<std::int64_t> done) override {
+  void add_note(std::string conversation_id, std::int64_t agent_id, std::string text,
+                std::int64_t ts_ms, callback<std::int64_t> done) override {
     if (ts_ms == 0) ts_ms = clock_.now_ms();
     core::status st = check_id("conversation id", conversation_id, k_max_id_bytes);
     if (st.ok()) st = check_text("note", text, k_max_note_bytes);
     if (st.ok() && core::is_blank(text)) st = core::invalid_argument("the note is empty");
     if (!st.ok()) return refuse(std::move(st), done);
     submit(make_result_job<std::int64_t>(
-        [id = std::move(conversation_id), agent_id, text = std::move(text), ts_ms](writer& w) -> core::result<std::int64_t> {
+        [id = std::move(conversation_id), agent_id, text = std::move(text),
+         ts_ms](writer& w) -> core::result<std::int64_t> {
           sqlite::db& d = w.db();
           auto s = d.cached(k_insert_note);
           if (!s) return s.error();
@@ -967,21 +986,25 @@ class sqlite_store final : public store {
             auto r = (*s)->step();
             if (!r) return r.error();
             if (*r == sqlite::step_result::done) break;
-            rows.push_back({(*s)->column_int64(0), (*s)->column_text(1), (*s)->column_text(2), (*s)->column_int64(3)});
+            rows.push_back({(*s)->column_int64(0), (*s)->column_text(1), (*s)->column_text(2),
+                            (*s)->column_int64(3)});
           }
           return rows;
         },
         std::move(done)));
   }
 
-  void list_conversations(std::string state, int limit, callback<std::vector<conversation_row>> done) override {
+  void list_conversations(std::string state, int limit,
+                          callback<std::vector<conversation_row>> done) override {
     core::status st;
     if (!is_valid_state(state)) st = core::invalid_argument("invalid state");
     if (st.ok() && (limit < 1 || limit > k_max_read_limit))
-      st = core::invalid_argument("limit must be between 1 and " + std::to_string(k_max_read_limit));
+      st =
+          core::invalid_argument("limit must be between 1 and " + std::to_string(k_max_read_limit));
     if (!st.ok()) return refuse(std::move(st), done);
     submit_read(make_read_job<std::vector<conversation_row>>(
-        [state = std::move(state), limit](sqlite::db& d) -> core::result<std::vector<conversation_row>> {
+        [state = std::move(state),
+         limit](sqlite::db& d) -> core::result<std::vector<conversation_row>> {
           auto s = d.cached(k_select_conversations_in_state);
           if (!s) return s.error();
           if (auto b = bind_all(**s, state, static_cast<std::int64_t>(limit)); !b.ok()) return b;

@@ -42,8 +42,8 @@ inline constexpr std::size_t k_max_id_bytes = 64;              // conversation i
 inline constexpr std::size_t k_max_token_hash_bytes = 128;     // [A-Za-z0-9_-]
 inline constexpr std::size_t k_max_client_msg_id_bytes = 128;  // any valid UTF-8
 inline constexpr std::size_t k_max_team_bytes = 64;
-inline constexpr std::size_t k_max_kind_bytes = 64;  // event kinds: [A-Za-z0-9_.:-]
-inline constexpr int k_max_read_limit = 10000;       // messages_after `limit`
+inline constexpr std::size_t k_max_kind_bytes = 64;            // event kinds: [A-Za-z0-9_.:-]
+inline constexpr int k_max_read_limit = 10000;                 // messages_after `limit`
 inline constexpr std::size_t k_max_comment_bytes = 16 * 1024;  // survey comments
 
 template <typename T>
@@ -70,7 +70,7 @@ struct conversation_row {
   std::string state = "bot";
   std::string team;          // "" when none
   std::string context_json;  // "{}" when empty
-std::int64_t last_seq = 0;
+  std::int64_t last_seq = 0;
   std::int64_t agent_id = 0;  // the agent of the open assignment; 0 = none
   std::string visitor_email;  // "" when none was left
   std::int64_t created_ms = 0;
@@ -118,9 +118,9 @@ struct state_change {
 // the visitor's message and, unless that message is a duplicate, the replies
 // that answer it, the new dialog context, a state change and events.
 struct new_turn {
-  std::optional<new_message> visitor;  // sender visitor with a client_msg_id; may be absent
-  std::string conversation_id;         // when there is no visitor message
-  std::vector<new_message> replies;    // appended after the visitor's message, in order
+  std::optional<new_message> visitor;       // sender visitor with a client_msg_id; may be absent
+  std::string conversation_id;              // when there is no visitor message
+  std::vector<new_message> replies;         // appended after the visitor's message, in order
   std::optional<std::string> context_json;  // a JSON object; absent = unchanged
   std::optional<state_change> state;
   std::vector<new_event> events;  // of this conversation
@@ -132,7 +132,7 @@ struct new_turn {
   std::string ticket_email;
   // An agent took the ticket: it is answered.
   bool answer_ticket = false;
-  std::int64_t ts_ms = 0;         // for the parts that have none (0 = now)
+  std::int64_t ts_ms = 0;  // for the parts that have none (0 = now)
 };
 
 struct turn_appended {
@@ -231,8 +231,8 @@ class store {
                                   done_callback done) = 0;
   virtual void set_agent_disabled(std::string name, bool disabled, done_callback done) = 0;
   // Stores a note; completes with its id.
-  virtual void add_note(std::string conversation_id, std::int64_t agent_id, std::string text, std::int64_t ts_ms,
-                        callback<std::int64_t> done) = 0;
+  virtual void add_note(std::string conversation_id, std::int64_t agent_id, std::string text,
+                        std::int64_t ts_ms, callback<std::int64_t> done) = 0;
 
   // Reads (reader threads).
   // not_found for an unknown name.

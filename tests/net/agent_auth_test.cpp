@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "bot/handoff/password.hpp"
 #include "agent_client.hpp"
+#include "bot/handoff/password.hpp"
 #include "chat_server.hpp"
 #include "http_client.hpp"
 
@@ -17,11 +17,10 @@ using bot::test::http_raw;
 using bot::test::http_response;
 using namespace bot::test::agents;
 
-namespace {
+namespace {}  // namespace
 
-}  // namespace
-
-TEST_CASE("an agent logs in with JSON, gets an HttpOnly SameSite cookie, and /agent/me knows them") {
+TEST_CASE(
+    "an agent logs in with JSON, gets an HttpOnly SameSite cookie, and /agent/me knows them") {
   chat_server s;
   add_agent(s, "dave", "dave's password");
   const auto r = login(s.port, "dave", "dave's password");
@@ -44,7 +43,8 @@ TEST_CASE("an agent logs in with JSON, gets an HttpOnly SameSite cookie, and /ag
   CHECK(get_me(s.port, "").status == 401);
 
   // Logout ends the session; the cookie is cleared.
-  const auto out = post(s.port, "/agent/logout", "", "application/json", "Cookie: " + cookie + "\r\n");
+  const auto out =
+      post(s.port, "/agent/logout", "", "application/json", "Cookie: " + cookie + "\r\n");
   CHECK(out.status == 200);
   CHECK(out.headers.at("set-cookie").find("Max-Age=0") != std::string::npos);
   CHECK(get_me(s.port, cookie).status == 401);
@@ -78,7 +78,8 @@ TEST_CASE("wrong passwords, unknown and disabled agents are refused") {
 TEST_CASE("five failed logins per name and address in a minute, then 429") {
   chat_server s;  // limits.agent_login_failures_per_min = 5
   add_agent(s, "dave", "dave's password");
-  for (int i = 0; i < 5; ++i) CHECK(login(s.port, "dave", "guess " + std::to_string(i)).status == 401);
+  for (int i = 0; i < 5; ++i)
+    CHECK(login(s.port, "dave", "guess " + std::to_string(i)).status == 401);
   const auto r = login(s.port, "dave", "dave's password");  // even the right one, now
   CHECK(r.status == 429);
   CHECK(std::stoi(r.headers.at("retry-after")) > 0);
@@ -102,12 +103,14 @@ TEST_CASE("logins from another site's page and malformed requests are refused") 
   chat_server s;
   add_agent(s, "dave", "dave's password");
   CHECK(login(s.port, "dave", "dave's password", "Origin: https://evil.example\r\n").status == 403);
-  CHECK(login(s.port, "dave", "dave's password", "Origin: http://localhost:3000\r\n").status == 200);
+  CHECK(login(s.port, "dave", "dave's password", "Origin: http://localhost:3000\r\n").status ==
+        200);
   CHECK(post(s.port, "/agent/login", "dave", "text/plain").status == 415);
   CHECK(post(s.port, "/agent/login", "[1,2]").status == 400);
   CHECK(post(s.port, "/agent/login", "{\"name\":\"dave\"}").status == 400);
   CHECK(post(s.port, "/agent/login", "{\"name\":\"\",\"password\":\"x\"}").status == 400);
-  CHECK(post(s.port, "/agent/login", "name=dave&password=%zz", "application/x-www-form-urlencoded").status == 400);
+  CHECK(post(s.port, "/agent/login", "name=dave&password=%zz", "application/x-www-form-urlencoded")
+            .status == 400);
   CHECK(test::http_get(s.port, "/agent/login").status == 405);
 }
 

@@ -45,7 +45,8 @@ console open_console(chat_server& s, const std::string& name, const std::string&
 
 // A visitor whose conversation was handed off; returns the client and the
 // conversation id.
-std::pair<std::unique_ptr<ws_client>, std::string> queued_visitor(chat_server& s, std::string* token = nullptr) {
+std::pair<std::unique_ptr<ws_client>, std::string> queued_visitor(chat_server& s,
+                                                                  std::string* token = nullptr) {
   auto v = s.connect();
   REQUIRE(v->send_json(hello()));
   const auto w = v->recv_type("welcome");
@@ -57,7 +58,9 @@ std::pair<std::unique_ptr<ws_client>, std::string> queued_visitor(chat_server& s
   return {std::move(v), str(w, "conversation_id")};
 }
 
-const json::array& waiting(const json::object& queue) { return queue.at("waiting").as_array(); }
+const json::array& waiting(const json::object& queue) {
+  return queue.at("waiting").as_array();
+}
 
 // The visitor's next state frame other than a queue position update.
 json::object next_state(ws_client& ws) {
@@ -148,7 +151,9 @@ TEST_CASE("a handoff is queued, one claim wins, and agent and visitor talk until
   CHECK(str(joined, "agent") == "Alice");
 
   // Agent -> visitor.
-  REQUIRE(a.ws->send_json({{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "a-1"},
+  REQUIRE(a.ws->send_json({{"type", "message"},
+                           {"conversation_id", id},
+                           {"client_msg_id", "a-1"},
                            {"text", "Hi, I'm Alice. How can I help?"}}));
   const auto ack = a.ws->recv_type("ack");
   CHECK(str(ack, "client_msg_id") == "a-1");
@@ -168,7 +173,8 @@ TEST_CASE("a handoff is queued, one claim wins, and agent and visitor talk until
   CHECK(!visitor->recv(300));
 
   // Bob cannot write into Alice's conversation.
-  REQUIRE(b.ws->send_json({{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "b-1"}, {"text", "hi"}}));
+  REQUIRE(b.ws->send_json(
+      {{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "b-1"}, {"text", "hi"}}));
   CHECK(str(b.ws->recv_type("error"), "code") == "not_yours");
 
   // Back to the bot.
@@ -263,7 +269,8 @@ TEST_CASE("the queue survives a restart of the server") {
 TEST_CASE("logging out closes the console's socket within seconds") {
   chat_server s;
   auto a = open_console(s, "alice");
-  const auto out = post(s.port, "/agent/logout", "", "application/json", "Cookie: " + a.cookie + "\r\n");
+  const auto out =
+      post(s.port, "/agent/logout", "", "application/json", "Cookie: " + a.cookie + "\r\n");
   REQUIRE(out.status == 200);
   const auto t0 = std::chrono::steady_clock::now();
   CHECK(a.ws->wait_closed(5000));
@@ -290,7 +297,8 @@ TEST_CASE("typing goes both ways between the visitor and the agent who holds the
   CHECK(str(a.ws->recv_type("error"), "code") == "bad_field");
 }
 
-TEST_CASE("a queued visitor hears their place in the queue and, after a claim, the estimated wait") {
+TEST_CASE(
+    "a queued visitor hears their place in the queue and, after a claim, the estimated wait") {
   chat_server s;
   auto a = open_console(s, "alice");
   auto [first, id1] = queued_visitor(s);
@@ -363,12 +371,14 @@ TEST_CASE("notes stay among agents and travel with a transfer to another agent")
   auto [visitor, id] = queued_visitor(s);
   REQUIRE(a.ws->send_json(agent_frame("claim", id)));
   a.ws->recv_type("conversation");
-  REQUIRE(a.ws->send_json({{"type", "note"}, {"conversation_id", id}, {"text", "VIP customer, be quick"}}));
+  REQUIRE(a.ws->send_json(
+      {{"type", "note"}, {"conversation_id", id}, {"text", "VIP customer, be quick"}}));
   const auto note = a.ws->recv_type("note");
   CHECK(str(note.at("note").as_object(), "text") == "VIP customer, be quick");
   CHECK(str(note.at("note").as_object(), "agent") == "Alice");
   CHECK(s.query_int("SELECT count(*) FROM notes") == 1);
-  CHECK(s.query_int("SELECT count(*) FROM messages WHERE text LIKE '%VIP%'") == 0);  // not a message
+  CHECK(s.query_int("SELECT count(*) FROM messages WHERE text LIKE '%VIP%'") ==
+        0);  // not a message
 
   REQUIRE(a.ws->send_json({{"type", "transfer"}, {"conversation_id", id}, {"agent", "bob"}}));
   CHECK(str(a.ws->recv_type("transferred"), "to") == "Bob");
@@ -382,7 +392,8 @@ TEST_CASE("notes stay among agents and travel with a transfer to another agent")
   // Bob holds it now; Alice does not.
   REQUIRE(visitor->send_json(text_message("v-5", "hello?")));
   CHECK(str(b.ws->recv_type("message"), "text") == "hello?");
-  REQUIRE(a.ws->send_json({{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "x"}, {"text", "hi"}}));
+  REQUIRE(a.ws->send_json(
+      {{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "x"}, {"text", "hi"}}));
   CHECK(str(a.ws->recv_type("error"), "code") == "not_yours");
   REQUIRE(b.ws->send_json({{"type", "transfer"}, {"conversation_id", id}, {"agent", "nobody"}}));
   CHECK(str(b.ws->recv_type("error"), "code") == "not_found");
@@ -412,7 +423,9 @@ TEST_CASE("a transfer to a team puts the conversation back in that team's queue"
   CHECK(str(orders->recv_type("conversation"), "conversation_id") == id);
 }
 
-TEST_CASE("with no agent online the visitor may leave an email, and the ticket is answered when they return") {
+TEST_CASE(
+    "with no agent online the visitor may leave an email, and the ticket is answered when they "
+    "return") {
   chat_server s;
   std::string token;
   auto [visitor, id] = queued_visitor(s, &token);
@@ -423,8 +436,11 @@ TEST_CASE("with no agent online the visitor may leave an email, and the ticket i
   CHECK(str(visitor->recv_type("error"), "code") == "bad_field");
   REQUIRE(visitor->send_json({{"type", "contact"}, {"email", "sam@example.com"}}));
   CHECK(str(next_state(*visitor), "state") == "ticket");
-  CHECK(s.query_int("SELECT count(*) FROM tickets WHERE email = 'sam@example.com' AND status = 'open'") == 1);
-  CHECK(s.query_int("SELECT count(*) FROM conversations WHERE visitor_email = 'sam@example.com'") == 1);
+  CHECK(s.query_int(
+            "SELECT count(*) FROM tickets WHERE email = 'sam@example.com' AND status = 'open'") ==
+        1);
+  CHECK(s.query_int("SELECT count(*) FROM conversations WHERE visitor_email = 'sam@example.com'") ==
+        1);
   visitor->close();
 
   // Later an agent sees the ticket, takes it and answers.
@@ -433,7 +449,9 @@ TEST_CASE("with no agent online the visitor may leave an email, and the ticket i
   CHECK(str(a.first_queue.at("tickets").as_array()[0].as_object(), "email") == "sam@example.com");
   REQUIRE(a.ws->send_json(agent_frame("claim", id)));
   a.ws->recv_type("conversation");
-  REQUIRE(a.ws->send_json({{"type", "message"}, {"conversation_id", id}, {"client_msg_id", "t-1"},
+  REQUIRE(a.ws->send_json({{"type", "message"},
+                           {"conversation_id", id},
+                           {"client_msg_id", "t-1"},
                            {"text", "Your refund went out today."}}));
   const auto seq = num(a.ws->recv_type("ack"), "seq");
   CHECK(s.query_int("SELECT count(*) FROM tickets WHERE status = 'answered'") == 1);

@@ -40,7 +40,8 @@ struct chat_server {
   ~chat_server() { stop(); }
 
   void open() {
-    auto s = store::open_sqlite_store(dir.file("chat.db"), cfg.store, core::system_clock::instance());
+    auto s =
+        store::open_sqlite_store(dir.file("chat.db"), cfg.store, core::system_clock::instance());
     REQUIRE(s.ok());
     db = std::move(s.value());
     net::server_options o = net::server_options::from_config(cfg);
@@ -64,7 +65,8 @@ struct chat_server {
     const auto t0 = std::chrono::steady_clock::now();
     srv->stop();
     if (thread.joinable()) thread.join();
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - t0);
     // The store's last completions post to the server's io_context: close
     // it while the server (stopped) still exists, as serve does.
     db->close();
@@ -79,7 +81,8 @@ struct chat_server {
     return c;
   }
 
-  std::vector<store::message_row> messages(const std::string& conversation_id, std::int64_t after = 0) {
+  std::vector<store::message_row> messages(const std::string& conversation_id,
+                                           std::int64_t after = 0) {
     auto r = store::wait_for<std::vector<store::message_row>>(
         [&](auto done) { db->messages_after(conversation_id, after, 1000, std::move(done)); });
     REQUIRE(r.ok());

@@ -18,18 +18,18 @@
 #include "bot/net/server.hpp"
 #include "bot/store/sqlite.hpp"
 #include "bot/store/store.hpp"
-#include "http_client.hpp"
 #include "chat_server.hpp"
+#include "http_client.hpp"
 #include "tests/temp_dir.hpp"
 #include "ws_client.hpp"
 
 using namespace bot;
+using bot::test::chat_server;
 using bot::test::hello;
 using bot::test::num;
 using bot::test::str;
 using bot::test::text_message;
 using bot::test::ws_client;
-using bot::test::chat_server;
 namespace json = boost::json;
 
 namespace {
@@ -41,7 +41,8 @@ struct opened {
   std::string token() const { return str(welcome, "token"); }
 };
 
-opened start(chat_server& s, const json::object& h = hello(), const test::ws_connect_options& o = {}) {
+opened start(chat_server& s, const json::object& h = hello(),
+             const test::ws_connect_options& o = {}) {
   opened c{s.connect(o), {}};
   REQUIRE(c.ws->send_json(h));
   c.welcome = c.ws->recv_type("welcome");
@@ -49,7 +50,8 @@ opened start(chat_server& s, const json::object& h = hello(), const test::ws_con
 }
 
 // Sends a message and returns its ack and the bot's reply.
-std::pair<json::object, json::object> say(ws_client& ws, const std::string& id, const std::string& text) {
+std::pair<json::object, json::object> say(ws_client& ws, const std::string& id,
+                                          const std::string& text) {
   REQUIRE(ws.send_json(text_message(id, text)));
   auto ack = ws.recv_type("ack");
   CHECK(str(ack, "client_msg_id") == id);
@@ -59,7 +61,9 @@ std::pair<json::object, json::object> say(ws_client& ws, const std::string& id, 
 }
 
 // No frame within `ms` (and the connection still open).
-bool silent(ws_client& ws, int ms = 300) { return !ws.recv(ms) && !ws.closed(); }
+bool silent(ws_client& ws, int ms = 300) {
+  return !ws.recv(ms) && !ws.closed();
+}
 
 json::object expect_error(ws_client& ws, std::string_view code) {
   auto e = ws.recv_type("error");
@@ -68,7 +72,9 @@ json::object expect_error(ws_client& ws, std::string_view code) {
   return e;
 }
 
-std::string metrics(std::uint16_t port) { return test::http_get(port, "/metrics").body; }
+std::string metrics(std::uint16_t port) {
+  return test::http_get(port, "/metrics").body;
+}
 
 }  // namespace
 
@@ -104,15 +110,18 @@ TEST_CASE("hello opens a conversation and a message is acked after commit, then 
   CHECK(reply.at("quick_replies").as_array().size() == 4);
 
   // The token is stored hashed, never as sent.
-  CHECK(s.query_int("SELECT count(*) FROM conversations WHERE token_hash = '" + c.token() + "'") == 0);
-  CHECK(s.query_int("SELECT count(*) FROM conversations WHERE token_hash = '" + net::token_hash(c.token()) +
-                    "'") == 1);
+  CHECK(s.query_int("SELECT count(*) FROM conversations WHERE token_hash = '" + c.token() + "'") ==
+        0);
+  CHECK(s.query_int("SELECT count(*) FROM conversations WHERE token_hash = '" +
+                    net::token_hash(c.token()) + "'") == 1);
 }
 
 TEST_CASE("a quick reply payload routes to its answer and a KB answer names its article") {
   chat_server s;
   auto c = start(s);
-  REQUIRE(c.ws->send_json({{"type", "message"}, {"client_msg_id", "q-1"}, {"text", "Returns"},
+  REQUIRE(c.ws->send_json({{"type", "message"},
+                           {"client_msg_id", "q-1"},
+                           {"text", "Returns"},
                            {"payload", "intent:talk_to_human"}}));
   c.ws->recv_type("ack");
   const auto reply = c.ws->recv_type("message");
@@ -141,7 +150,8 @@ TEST_CASE("seq is gap-free and both tabs of a visitor see one ordered conversati
     auto& sender_seen = i % 2 == 0 ? seen_a : seen_b;
     auto& other_seen = i % 2 == 0 ? seen_b : seen_a;
     const std::string id = "t-" + std::to_string(i);
-    const auto [ack, reply] = say(sender, id, i % 3 == 0 ? "what are your store hours" : "do you ship to Canada");
+    const auto [ack, reply] =
+        say(sender, id, i % 3 == 0 ? "what are your store hours" : "do you ship to Canada");
     sender_seen.push_back(num(ack, "seq"));
     sender_seen.push_back(num(reply, "seq"));
     // The other tab gets the visitor's message, then the same reply.
@@ -161,7 +171,8 @@ TEST_CASE("seq is gap-free and both tabs of a visitor see one ordered conversati
   CHECK(seen_b == expected);
   const auto stored = s.messages(a.id());
   REQUIRE(stored.size() == 12);
-  for (std::size_t i = 0; i < stored.size(); ++i) CHECK(stored[i].seq == static_cast<std::int64_t>(i + 1));
+  for (std::size_t i = 0; i < stored.size(); ++i)
+    CHECK(stored[i].seq == static_cast<std::int64_t>(i + 1));
 }
 
 TEST_CASE("messages sent back to back without waiting keep their order and seqs") {
@@ -170,7 +181,8 @@ TEST_CASE("messages sent back to back without waiting keep their order and seqs"
   chat_server s(cfg);
   auto c = start(s);
   constexpr int n = 40;
-  for (int i = 0; i < n; ++i) REQUIRE(c.ws->send_json(text_message("p-" + std::to_string(i), "hi")));
+  for (int i = 0; i < n; ++i)
+    REQUIRE(c.ws->send_json(text_message("p-" + std::to_string(i), "hi")));
   std::int64_t expected = 1;
   int acks = 0;
   while (acks < n) {
@@ -188,7 +200,8 @@ TEST_CASE("messages sent back to back without waiting keep their order and seqs"
   CHECK(s.messages(c.id()).size() == 2 * n);
 }
 
-TEST_CASE("a repeated client_msg_id gets the first ack and stores nothing, other text is a conflict") {
+TEST_CASE(
+    "a repeated client_msg_id gets the first ack and stores nothing, other text is a conflict") {
   chat_server s;
   auto c = start(s);
   const auto [ack, reply] = say(*c.ws, "dup-1", "where is my order?");
@@ -278,7 +291,8 @@ TEST_CASE("a replay longer than the outbound queue is delivered whole") {
   while (auto f = r.ws->recv(500)) replayed.push_back(num(*f, "seq"));
   CHECK(!r.ws->closed());
   REQUIRE(replayed.size() == 60);
-  for (std::size_t i = 0; i < replayed.size(); ++i) CHECK(replayed[i] == static_cast<std::int64_t>(i + 1));
+  for (std::size_t i = 0; i < replayed.size(); ++i)
+    CHECK(replayed[i] == static_cast<std::int64_t>(i + 1));
 }
 
 TEST_CASE("an unknown token starts a new conversation with a new token") {
@@ -311,7 +325,8 @@ TEST_CASE("close, survey, and a closed conversation reopening on a new message")
   REQUIRE(c.ws->send_json({{"type", "survey"}, {"csat", 9}}));
   expect_error(*c.ws, "bad_field");
   CHECK(silent(*c.ws, 500));
-  CHECK(s.query_int("SELECT count(*) FROM surveys WHERE csat = 4 AND comment = 'quick and friendly'") == 1);
+  CHECK(s.query_int(
+            "SELECT count(*) FROM surveys WHERE csat = 4 AND comment = 'quick and friendly'") == 1);
 
   // A new message reopens it with the bot, seqs going on.
   const auto [ack, reply] = say(*c.ws, "c-2", "what are your store hours");
@@ -458,11 +473,13 @@ TEST_CASE("the rate limit per conversation answers rate_limited and the connecti
   REQUIRE(c.ws->send_json({{"type", "typing"}, {"on", true}}));  // other frames still work
   CHECK(!c.ws->closed());
   CHECK(s.messages(c.id()).size() == 6);
-  CHECK(metrics(s.port).find("supportbot_rate_limit_hits_total{limit=\"visitor_messages_per_10s\"} 2") !=
+  CHECK(metrics(s.port).find(
+            "supportbot_rate_limit_hits_total{limit=\"visitor_messages_per_10s\"} 2") !=
         std::string::npos);
 }
 
-TEST_CASE("connections per IP, the connection cap and the Origin allow-list refuse before the upgrade") {
+TEST_CASE(
+    "connections per IP, the connection cap and the Origin allow-list refuse before the upgrade") {
   core::config cfg;
   cfg.limits.connections_per_ip = 2;
   cfg.allowed_origins = {"https://shop.example", "http://localhost:*"};
@@ -489,7 +506,8 @@ TEST_CASE("connections per IP, the connection cap and the Origin allow-list refu
   auto evil = ws_client::connect(s.port, {"/ws", "https://evil.example", "", 0}, &status);
   CHECK(!evil);
   CHECK(status == 403);
-  auto lookalike = ws_client::connect(s.port, {"/ws", "https://shop.example.evil.example", "", 0}, &status);
+  auto lookalike =
+      ws_client::connect(s.port, {"/ws", "https://shop.example.evil.example", "", 0}, &status);
   CHECK(!lookalike);
   CHECK(status == 403);
   auto local = ws_client::connect(s.port, {"/ws", "http://localhost:3000", "", 0}, &status);
@@ -616,12 +634,14 @@ TEST_CASE("a text frame that is not UTF-8 closes with 1007 and the conversation 
   auto c = start(s);
   say(*c.ws, "u-1", "hi");
   // Not even JSON can be read from it: WebSocket requires UTF-8 in text frames.
-  REQUIRE(c.ws->send(std::string("{\"type\":\"message\",\"client_msg_id\":\"u-2\",\"text\":\"\xff\xfe\"}")));
+  REQUIRE(c.ws->send(
+      std::string("{\"type\":\"message\",\"client_msg_id\":\"u-2\",\"text\":\"\xff\xfe\"}")));
   CHECK(c.ws->wait_closed(3000));
   CHECK(c.ws->close_code() == 1007);
   auto r = start(s, hello(c.token(), 2));
   CHECK(r.id() == c.id());
-  const auto [ack, reply] = say(*r.ws, "u-3", "emoji \xf0\x9f\x98\x80 and \xe4\xbd\xa0\xe5\xa5\xbd are fine");
+  const auto [ack, reply] =
+      say(*r.ws, "u-3", "emoji \xf0\x9f\x98\x80 and \xe4\xbd\xa0\xe5\xa5\xbd are fine");
   CHECK(num(ack, "seq") == 3);
   CHECK(s.messages(c.id()).size() == 4);
 }

@@ -75,7 +75,8 @@ http_response http_raw(std::uint16_t port, const std::string& raw, int timeout_m
 }
 
 http_response http_get(std::uint16_t port, const std::string& target, const std::string& method) {
-  return http_raw(port, method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  return http_raw(
+      port, method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
 }
 
 }  // namespace bot::test

@@ -19,7 +19,8 @@ struct http_response {
 http_response http_raw(std::uint16_t port, const std::string& raw, int timeout_ms = 5000);
 
 // GET (or another method) with Connection: close.
-http_response http_get(std::uint16_t port, const std::string& target, const std::string& method = "GET");
+http_response http_get(std::uint16_t port, const std::string& target,
+                       const std::string& method = "GET");
 
 // A connected socket to 127.0.0.1:port, or -1.
 int connect_local(std::uint16_t port);

@@ -165,19 +165,23 @@ TEST_CASE("HEAD, conditional GET, keep-alive and oversized requests") {
   const int fd = bot::test::connect_local(port);
   REQUIRE(fd >= 0);
   const std::string two =
-      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
+      "close\r\n\r\n";
   ::send(fd, two.data(), two.size(), MSG_NOSIGNAL);
   std::string all;
   char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) all.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    all.append(buf, static_cast<size_t>(n));
   ::close(fd);
   std::size_t count = 0;
-  for (auto p = all.find("HTTP/1.1 200"); p != std::string::npos; p = all.find("HTTP/1.1 200", p + 1)) ++count;
+  for (auto p = all.find("HTTP/1.1 200"); p != std::string::npos;
+       p = all.find("HTTP/1.1 200", p + 1))
+    ++count;
   CHECK(count == 2);
 
   const std::string big(100 * 1024, 'x');
-  r = http_raw(port, "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(big.size()) +
-                         "\r\n\r\n" + big);
+  r = http_raw(port, "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                         std::to_string(big.size()) + "\r\n\r\n" + big);
   CHECK(r.status == 413);
 
   r = http_raw(port, "garbage\r\n\r\n");
@@ -208,7 +212,7 @@ TEST_CASE("stop closes idle keep-alive connections and returns promptly") {
   rs.thread.join();
   const auto took = std::chrono::steady_clock::now() - t0;
   CHECK(rs.finished.load());
-  CHECK(took < std::chrono::seconds(2));  // well inside the 3 s grace: closed, not timed out
+  CHECK(took < std::chrono::seconds(2));         // well inside the 3 s grace: closed, not timed out
   CHECK(::recv(idle, buf, sizeof buf, 0) == 0);  // the server closed it
   ::close(idle);
   CHECK(bot::test::connect_local(port) == -1);  // no longer accepting

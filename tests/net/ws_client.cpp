@@ -63,11 +63,13 @@ struct ws_client::impl {
     ws.text(text);
     bool done = false;
     beast::error_code result;
-    ws.async_write(asio::buffer(bytes.data(), bytes.size()), [&](beast::error_code ec, std::size_t) {
-      result = ec;
-      done = true;
-    });
-    if (!run_until([&] { return done; }, 10000)) throw std::runtime_error("ws_client: write timed out");
+    ws.async_write(asio::buffer(bytes.data(), bytes.size()),
+                   [&](beast::error_code ec, std::size_t) {
+                     result = ec;
+                     done = true;
+                   });
+    if (!run_until([&] { return done; }, 10000))
+      throw std::runtime_error("ws_client: write timed out");
     return !result;
   }
 };
@@ -84,14 +86,16 @@ std::unique_ptr<ws_client> ws_client::connect(std::uint16_t port, const ws_conne
   beast::error_code ec;
   sock.open(tcp::v4(), ec);
   if (ec) return nullptr;
-  if (o.rcvbuf_bytes > 0) sock.set_option(asio::socket_base::receive_buffer_size(o.rcvbuf_bytes), ec);
+  if (o.rcvbuf_bytes > 0)
+    sock.set_option(asio::socket_base::receive_buffer_size(o.rcvbuf_bytes), ec);
   sock.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
   if (ec) return nullptr;
   if (!o.origin.empty() || !o.cookie.empty()) {
-    im.ws.set_option(websocket::stream_base::decorator([origin = o.origin, cookie = o.cookie](websocket::request_type& req) {
-      if (!origin.empty()) req.set(beast::http::field::origin, origin);
-      if (!cookie.empty()) req.set(beast::http::field::cookie, cookie);
-    }));
+    im.ws.set_option(websocket::stream_base::decorator(
+        [origin = o.origin, cookie = o.cookie](websocket::request_type& req) {
+          if (!origin.empty()) req.set(beast::http::field::origin, origin);
+          if (!cookie.empty()) req.set(beast::http::field::cookie, cookie);
+        }));
   }
   // The server's frames can be as large as ours may be; leave room for tests.
   im.ws.read_message_max(1 << 22);
@@ -99,10 +103,11 @@ std::unique_ptr<ws_client> ws_client::connect(std::uint16_t port, const ws_conne
   bool done = false;
   beast::error_code hec;
   beast::get_lowest_layer(im.ws).expires_after(std::chrono::seconds(10));
-  im.ws.async_handshake(res, "127.0.0.1:" + std::to_string(port), o.target, [&](beast::error_code e) {
-    hec = e;
-    done = true;
-  });
+  im.ws.async_handshake(res, "127.0.0.1:" + std::to_string(port), o.target,
+                        [&](beast::error_code e) {
+                          hec = e;
+                          done = true;
+                        });
   if (!im.run_until([&] { return done; }, 15000)) return nullptr;
   beast::get_lowest_layer(im.ws).expires_never();
   if (http_status) *http_status = static_cast<int>(res.result_int());
@@ -110,9 +115,15 @@ std::unique_ptr<ws_client> ws_client::connect(std::uint16_t port, const ws_conne
   return c;
 }
 
-bool ws_client::send(std::string_view text) { return impl_->write(text, true); }
-bool ws_client::send_binary(std::string_view bytes) { return impl_->write(bytes, false); }
-bool ws_client::send_json(const json::object& value) { return send(json::serialize(value)); }
+bool ws_client::send(std::string_view text) {
+  return impl_->write(text, true);
+}
+bool ws_client::send_binary(std::string_view bytes) {
+  return impl_->write(bytes, false);
+}
+bool ws_client::send_json(const json::object& value) {
+  return send(json::serialize(value));
+}
 
 std::optional<json::object> ws_client::recv(int timeout_ms) {
   impl& im = *impl_;
@@ -125,14 +136,16 @@ std::optional<json::object> ws_client::recv(int timeout_ms) {
   im.frames.pop_front();
   boost::system::error_code ec;
   json::value v = json::parse(f, ec);
-  if (ec || !v.is_object()) throw std::runtime_error("ws_client: a frame that is not a JSON object: " + f);
+  if (ec || !v.is_object())
+    throw std::runtime_error("ws_client: a frame that is not a JSON object: " + f);
   return std::move(v.get_object());
 }
 
 json::object ws_client::recv_type(std::string_view type, int timeout_ms) {
   const auto deadline = steady::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
     if (left <= 0) break;
     auto f = recv(static_cast<int>(left));
     if (!f) break;
@@ -142,17 +155,23 @@ json::object ws_client::recv_type(std::string_view type, int timeout_ms) {
                            std::to_string(timeout_ms) + " ms" + (closed() ? " (closed)" : ""));
 }
 
-bool ws_client::closed() const { return impl_->is_closed; }
-int ws_client::close_code() const { return impl_->code; }
+bool ws_client::closed() const {
+  return impl_->is_closed;
+}
+int ws_client::close_code() const {
+  return impl_->code;
+}
 
 bool ws_client::wait_closed(int timeout_ms) {
   const auto deadline = steady::now() + std::chrono::milliseconds(timeout_ms);
   while (!impl_->is_closed) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()).count();
     if (left <= 0) return false;
     impl_->frames.clear();
     impl_->start_read();
-    impl_->run_until([&] { return !impl_->frames.empty() || impl_->is_closed; }, static_cast<int>(left));
+    impl_->run_until([&] { return !impl_->frames.empty() || impl_->is_closed; },
+                     static_cast<int>(left));
   }
   return true;
 }

@@ -16,9 +16,9 @@ namespace bot::test {
 
 struct ws_connect_options {
   std::string target = "/ws";
-  std::string origin;     // "" = no Origin header
-  std::string cookie;     // "" = no Cookie header
-  int rcvbuf_bytes = 0;   // > 0: SO_RCVBUF of the socket, set before connecting
+  std::string origin;    // "" = no Origin header
+  std::string cookie;    // "" = no Cookie header
+  int rcvbuf_bytes = 0;  // > 0: SO_RCVBUF of the socket, set before connecting
 };
 
 class ws_client {
@@ -66,7 +66,7 @@ class ws_client {
 // Frame helpers.
 boost::json::object hello(std::string_view token = {}, std::int64_t last_seq = -1);
 boost::json::object text_message(std::string_view client_msg_id, std::string_view text);
-std::string str(const boost::json::object& o, std::string_view key);  // "" when absent
+std::string str(const boost::json::object& o, std::string_view key);   // "" when absent
 std::int64_t num(const boost::json::object& o, std::string_view key);  // -1 when absent
 
 }  // namespace bot::test
