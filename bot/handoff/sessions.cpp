@@ -83,6 +83,14 @@ bool login_throttle::allowed(std::string_view name, std::string_view ip, std::in
   return false;
 }
 
+bool login_throttle::try_attempt(std::string_view name, std::string_view ip, std::int64_t now_ms,
+                                 int* retry_after_s) {
+  std::lock_guard lock(attempt_mu_);  // check and count as one step
+  if (!allowed(name, ip, now_ms, retry_after_s)) return false;
+  failed(name, ip, now_ms);
+  return true;
+}
+
 void login_throttle::failed(std::string_view name, std::string_view ip, std::int64_t now_ms) {
   std::lock_guard lock(mu_);
   if (failures_.size() >= max_keys_) {

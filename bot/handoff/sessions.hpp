@@ -58,12 +58,18 @@ class login_throttle {
   // when one will be.
   bool allowed(std::string_view name, std::string_view ip, std::int64_t now_ms,
                int* retry_after_s = nullptr);
+  // allowed() and, when it is, failed() in one step: an attempt counts as a
+  // failure from its start (succeeded() forgets it), so attempts sent at
+  // once cannot all pass the check before any of them has failed.
+  bool try_attempt(std::string_view name, std::string_view ip, std::int64_t now_ms,
+                   int* retry_after_s = nullptr);
   void failed(std::string_view name, std::string_view ip, std::int64_t now_ms);
   // A successful login forgets the failures of that name and address.
   void succeeded(std::string_view name, std::string_view ip);
 
  private:
   static std::string key(std::string_view name, std::string_view ip);
+  std::mutex attempt_mu_;  // taken before mu_, by try_attempt only
   std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::int64_t>> failures_;  // times, oldest first
   int limit_;

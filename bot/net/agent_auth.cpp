@@ -244,7 +244,7 @@ asio::awaitable<void> agent_auth::handle(const request& req, const std::string& 
     }
   }
   int retry_after = 60;
-  if (!throttle_.allowed(name, ip, clock_.now_ms(), &retry_after)) {
+  if (!throttle_.try_attempt(name, ip, clock_.now_ms(), &retry_after)) {
     core::log::warn("agent_login_throttled", {{"agent", name}});
     response res = error_response(req, http::status::too_many_requests,
                                   "too many failed logins; try again later");
@@ -254,9 +254,15 @@ asio::awaitable<void> agent_auth::handle(const request& req, const std::string& 
       co_return;
     }
   }
-  // PBKDF2 and the store lookup run on the login thread, never on this one.
-  // (The result is written through a reference: GCC 12 frees a non-trivial
-  // value returned through co_await in a declaration twice.)
+  // PBKDF2 and the store lookup run on the login thread, never on this one;
+  // at most k_max_pending_logins wait for it (a flood gets 503, not a queue
+  // that starves real agents).
+  if (pending_.fetch_add(1) >= k_max_pending_logins) {
+    pending_.fetch_sub(1);
+    out = error_response(req, http::status::service_unavailable,
+                         "too many logins at once; try again");
+    co_return;
+  }
   checked result;
   co_await asio::co_spawn(
       pool_,
@@ -265,6 +271,7 @@ asio::awaitable<void> agent_auth::handle(const request& req, const std::string& 
         co_return;
       },
       asio::use_awaitable);
+  pending_.fetch_sub(1);
   if (result.status == 503) {
     {
       out = error_response(req, http::status::service_unavailable, "try again in a moment");
@@ -272,7 +279,7 @@ asio::awaitable<void> agent_auth::handle(const request& req, const std::string& 
     }
   }
   if (result.status != 200) {
-    throttle_.failed(name, ip, clock_.now_ms());
+    // (Counted as a failure by try_attempt already.)
     core::log::info("agent_login_failed", {{"agent", name}, {"disabled", result.status == 403}});
     if (result.status == 403) {
       out = error_response(req, http::status::forbidden, "this account is disabled");

@@ -10,6 +10,7 @@
 // Thread-safety: handle() may run on any I/O thread, concurrently.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/message.hpp>
@@ -36,11 +37,11 @@ class agent_auth {
   // Whether `path` is one of the endpoints above.
   static bool owns(std::string_view path);
 
-  // Answers one request into `out`. (Not returned by value: GCC 12 frees a
-  // response returned from a coroutine twice.)
+  // Answers one request into `out`. (`ip` by reference: GCC 12 destroys a
+  // temporary passed by value to a coroutine twice — a crash we hit here.)
   boost::asio::awaitable<void> handle(
-      const boost::beast::http::request<boost::beast::http::string_body>& req, const std::string& ip,
-      boost::beast::http::response<boost::beast::http::string_body>& out);
+      const boost::beast::http::request<boost::beast::http::string_body>& req,
+      const std::string& ip, boost::beast::http::response<boost::beast::http::string_body>& out);
 
   // The live session of a request's cookie (for /agent/ws).
   std::optional<handoff::agent_session> session_of(
@@ -60,6 +61,8 @@ class agent_auth {
   const core::clock& clock_;
   handoff::session_table sessions_;
   handoff::login_throttle throttle_;
+  static constexpr int k_max_pending_logins = 32;
+  std::atomic<int> pending_{0};  // logins waiting for or in the password check
   boost::asio::thread_pool pool_{1};
 };
 

@@ -43,6 +43,7 @@ asio::awaitable<void> agent_session::run(std::unique_ptr<http::request<http::str
   req.reset();
   if (aec) co_return;
   open_ = true;
+  if (stopping_) begin_close(static_cast<std::uint16_t>(websocket::close_code::going_away));
   core::log::info("agent_ws_open", {{"agent", who_.name}});
   env_.agents.attach(who_.agent_id, who_.teams, self);
   // Their conversations come back after a reconnect (or a server restart).
@@ -161,6 +162,7 @@ void agent_session::send(shared_frame frame) {
 
 void agent_session::shutdown() {
   asio::post(ws_.get_executor(), [s = shared_from_this()] {
+    s->stopping_ = true;
     s->begin_close(static_cast<std::uint16_t>(websocket::close_code::going_away));
   });
 }

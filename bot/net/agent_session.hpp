@@ -67,6 +67,7 @@ class agent_session final : public agent_link, public std::enable_shared_from_th
   bool open_ = false;
   std::uint16_t close_code_ = 0;
   bool closing_ = false;
+  bool stopping_ = false;  // shutdown() came, maybe before the upgrade finished
 };
 
 }  // namespace bot::net

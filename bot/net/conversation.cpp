@@ -26,6 +26,8 @@ namespace {
 
 constexpr std::int64_t k_rate_window_ms = 10000;
 constexpr int k_transcript_max = 500;  // messages sent to an agent who claims
+constexpr std::size_t k_inbox_max =
+    64;  // queued closes, contacts and agent actions per conversation
 
 enum agent_action {
   claim = 0,
@@ -239,11 +241,17 @@ struct conversation::state_data {
   // (a std::deque allocates ~600 bytes when constructed), and both stay short.
   std::vector<work> inbox;
   bool busy = false;
+  bool in_next = false;  // next() is running: a nested call sets `again`
+  bool again = false;
   std::unique_ptr<pending_turn>
       pending;  // only while a turn is in flight: idle conversations stay small
   bool stopping = false;
   std::vector<std::function<void()>> idle_waiters;
   std::vector<std::int64_t> recent;  // times (ms) of recent messages, for the rate limit
+};
+
+struct conversation::queued_work {
+  state_data::work w;
 };
 
 conversation_hub::conversation_hub(asio::io_context& ioc, store::store& db,
@@ -325,13 +333,15 @@ void conversation_hub::resume_agent(agent_ref a) {
 }
 
 void conversation_hub::find(const std::string& id, opened done) {
+  std::shared_ptr<conversation> c;
   {
     std::lock_guard lock(impl_->mu);
     const auto it = impl_->live.find(id);
-    if (it != impl_->live.end()) {
-      if (auto c = it->second.lock()) return done(std::move(c));
-    }
+    if (it != impl_->live.end()) c = it->second.lock();
   }
+  // Called without the lock: `done` may drop the last reference, and the
+  // conversation's destructor takes the lock.
+  if (c) return done(std::move(c));
   std::shared_ptr<impl> self = impl_;
   self->db.get_conversation(
       id, [self, done = std::move(done)](core::result<store::conversation_row> r) {
@@ -565,34 +575,64 @@ void conversation::on_message(const std::shared_ptr<visitor_link>& from, protoco
 
 void conversation::on_close(const std::shared_ptr<visitor_link>& from) {
   asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from)] {
-    state_data& s = *self->s_;
-    s.inbox.emplace_back(state_data::queued_close{w});
-    if (!s.busy) self->next();
+    self->push_work({state_data::queued_close{w}});
   });
 }
 
-void conversation::next() {
+// Queues a close, a contact or an agent action; beyond k_inbox_max the
+// requester is told to slow down (a flood of frames must not pile up).
+void conversation::push_work(queued_work item) {
+  state_data::work& w = item.w;
   state_data& s = *s_;
-  if (s.inbox.empty()) {
-    s.busy = false;
-    became_idle();
+  if (s.inbox.size() >= k_inbox_max) {
+    if (auto* a = std::get_if<state_data::queued_agent>(&w); a && a->kind != visitor_ticket) {
+      agent_error(a->agent, protocol::errc::rate_limited, "too many actions at once; slow down");
+    } else {
+      std::shared_ptr<visitor_link> link;
+      if (auto* c = std::get_if<state_data::queued_close>(&w)) link = c->from.lock();
+      if (a) link = a->visitor.lock();
+      send_error(link, protocol::errc::rate_limited, "too many frames at once; slow down");
+    }
     return;
   }
-  s.busy = true;
-  state_data::work w = std::move(s.inbox.front());
-  s.inbox.erase(s.inbox.begin());
-  if (auto* m = std::get_if<state_data::queued_message>(&w)) {
-    start_message(std::move(m->from), std::move(m->m), m->t_in_ns);
-  } else if (auto* a = std::get_if<state_data::queued_agent>(&w)) {
-    if (a->kind == visitor_ticket) {
-      start_ticket(std::move(a->visitor), std::move(a->text));
-    } else {
-      start_agent(a->kind, std::move(a->agent), std::move(a->client_msg_id), std::move(a->text),
-                  std::move(a->to));
-    }
-  } else {
-    start_close(std::move(std::get<state_data::queued_close>(w).from));
+  s.inbox.push_back(std::move(item.w));
+  if (!s.busy) next();
+}
+
+// Starts the next queued work. A step refused at once calls next() again:
+// that nested call only marks `again`, and this loop takes the next item, so
+// a long inbox of refusals never deepens the stack.
+void conversation::next() {
+  state_data& s = *s_;
+  if (s.in_next) {
+    s.again = true;
+    return;
   }
+  s.in_next = true;
+  do {
+    s.again = false;
+    if (s.inbox.empty()) {
+      s.busy = false;
+      became_idle();
+      break;
+    }
+    s.busy = true;
+    state_data::work w = std::move(s.inbox.front());
+    s.inbox.erase(s.inbox.begin());
+    if (auto* m = std::get_if<state_data::queued_message>(&w)) {
+      start_message(std::move(m->from), std::move(m->m), m->t_in_ns);
+    } else if (auto* a = std::get_if<state_data::queued_agent>(&w)) {
+      if (a->kind == visitor_ticket) {
+        start_ticket(std::move(a->visitor), std::move(a->text));
+      } else {
+        start_agent(a->kind, std::move(a->agent), std::move(a->client_msg_id), std::move(a->text),
+                    std::move(a->to));
+      }
+    } else {
+      start_close(std::move(std::get<state_data::queued_close>(w).from));
+    }
+  } while (s.again);
+  s.in_next = false;
 }
 
 void conversation::became_idle() {
@@ -694,32 +734,27 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
 
 void conversation::agent_claim(agent_ref a) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{claim, std::move(a), {}, {}, {}});
-    if (!self->s_->busy) self->next();
+    self->push_work({state_data::queued_agent{claim, std::move(a), {}, {}, {}}});
   });
 }
 
 void conversation::agent_message(agent_ref a, std::string client_msg_id, std::string text) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a),
                           cmid = std::move(client_msg_id), text = std::move(text)]() mutable {
-    self->s_->inbox.emplace_back(
-        state_data::queued_agent{reply, std::move(a), std::move(cmid), std::move(text), {}});
-    if (!self->s_->busy) self->next();
+    self->push_work(
+        {state_data::queued_agent{reply, std::move(a), std::move(cmid), std::move(text), {}}});
   });
 }
 
 void conversation::agent_release(agent_ref a) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
-    self->s_->inbox.emplace_back(state_data::queued_agent{release, std::move(a), {}, {}, {}});
-    if (!self->s_->busy) self->next();
+    self->push_work({state_data::queued_agent{release, std::move(a), {}, {}, {}}});
   });
 }
 
 void conversation::agent_close(agent_ref a) {
   asio::post(s_->strand, [self = shared_from_this(), a = std::move(a)]() mutable {
-    self->s_->inbox.emplace_back(
-        state_data::queued_agent{close_by_agent, std::move(a), {}, {}, {}});
-    if (!self->s_->busy) self->next();
+    self->push_work({state_data::queued_agent{close_by_agent, std::move(a), {}, {}, {}}});
   });
 }
 
@@ -737,21 +772,17 @@ void conversation::agent_error(const agent_ref& a, std::string_view code,
 // One agent action as a turn. Checked here, on the strand, against the
 // committed state: of two claims, the second sees the first's result.
 void conversation::agent_transfer_team(agent_ref a, std::string team) {
-  asio::post(s_->strand,
-             [self = shared_from_this(), a = std::move(a), team = std::move(team)]() mutable {
-               self->s_->inbox.emplace_back(
-                   state_data::queued_agent{to_team, std::move(a), {}, std::move(team), {}});
-               if (!self->s_->busy) self->next();
-             });
+  asio::post(
+      s_->strand, [self = shared_from_this(), a = std::move(a), team = std::move(team)]() mutable {
+        self->push_work({state_data::queued_agent{to_team, std::move(a), {}, std::move(team), {}}});
+      });
 }
 
 void conversation::agent_transfer_agent(agent_ref a, agent_ref to) {
-  asio::post(s_->strand,
-             [self = shared_from_this(), a = std::move(a), to = std::move(to)]() mutable {
-               self->s_->inbox.emplace_back(
-                   state_data::queued_agent{to_agent, std::move(a), {}, {}, std::move(to)});
-               if (!self->s_->busy) self->next();
-             });
+  asio::post(
+      s_->strand, [self = shared_from_this(), a = std::move(a), to = std::move(to)]() mutable {
+        self->push_work({state_data::queued_agent{to_agent, std::move(a), {}, {}, std::move(to)}});
+      });
 }
 
 void conversation::agent_note(agent_ref a, std::string text) {
@@ -1167,9 +1198,8 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
 void conversation::on_contact(const std::shared_ptr<visitor_link>& from, protocol::contact c) {
   asio::post(s_->strand, [self = shared_from_this(), w = std::weak_ptr<visitor_link>(from),
                           email = std::move(c.email)]() mutable {
-    self->s_->inbox.emplace_back(
-        state_data::queued_agent{visitor_ticket, {}, {}, std::move(email), {}, std::move(w)});
-    if (!self->s_->busy) self->next();
+    self->push_work(
+        {state_data::queued_agent{visitor_ticket, {}, {}, std::move(email), {}, std::move(w)}});
   });
 }
 

@@ -154,6 +154,8 @@ class conversation : public std::enable_shared_from_this<conversation> {
               const std::string& token, bool resumed);
   void replay(const visitor_link* key, std::int64_t client_last);
   void next();
+  struct queued_work;  // conversation.cpp
+  void push_work(queued_work w);
   void start_message(std::weak_ptr<visitor_link> from, protocol::message m, std::int64_t t_in_ns);
   void start_close(std::weak_ptr<visitor_link> from);
   void start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text,

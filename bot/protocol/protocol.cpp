@@ -294,8 +294,9 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
     const auto cmid = r.string("client_msg_id", true);
     const auto body = r.string("text", true);
     if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
-    if (cmid->empty() || cmid->size() > k_max_client_msg_id)
-      return fail_with(errc::bad_field, "'client_msg_id' must be 1-128 bytes");
+    // (Stored with a prefix naming the agent: 100 leaves it room.)
+    if (cmid->empty() || cmid->size() > 100)
+      return fail_with(errc::bad_field, "'client_msg_id' must be 1-100 bytes");
     if (core::is_blank(*body)) return fail_with(errc::bad_field, "'text' is empty");
     if (core::utf8_length(*body) > limits.max_text_chars) {
       return fail_with(errc::too_long, "text is longer than " +

@@ -78,3 +78,13 @@ TEST_CASE("the throttle's memory is bounded") {
   // Still limiting the most recent ones, never growing without bound.
   CHECK_FALSE(th.allowed("user999", "ip", 1));
 }
+
+TEST_CASE("an attempt counts from its start, so simultaneous attempts cannot all pass") {
+  login_throttle th(5);
+  int passed = 0;
+  for (int i = 0; i < 50; ++i) passed += th.try_attempt("alice", "ip", 1000);
+  CHECK(passed == 5);
+  // A success forgets them: the next attempt passes.
+  th.succeeded("alice", "ip");
+  CHECK(th.try_attempt("alice", "ip", 1000));
+}

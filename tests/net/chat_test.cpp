@@ -645,3 +645,26 @@ TEST_CASE("a text frame that is not UTF-8 closes with 1007 and the conversation 
   CHECK(num(ack, "seq") == 3);
   CHECK(s.messages(c.id()).size() == 4);
 }
+
+TEST_CASE("a flood of close frames is refused beyond a bound and the server keeps serving") {
+  chat_server s;
+  auto c = start(s);
+  say(*c.ws, "f-1", "hi");
+  for (int i = 0; i < 5000; ++i) REQUIRE(c.ws->send_json({{"type", "close"}}));
+  int states = 0, limited = 0;
+  while (auto f = c.ws->recv(1000)) {
+    states += str(*f, "type") == "state";
+    limited += str(*f, "type") == "error" && str(*f, "code") == "rate_limited";
+  }
+  CHECK(states + limited >= 1);
+  // A client that floods and does not read is disconnected (its outbound
+  // queue overflows: 1008); the server itself keeps serving, the
+  // conversation too.
+  if (c.ws->closed()) CHECK(c.ws->close_code() == 1008);
+  auto back = start(s, hello(c.token(), 2));
+  CHECK(back.id() == c.id());
+  const auto [ack, reply] = say(*back.ws, "f-2", "what are your store hours");
+  CHECK(num(ack, "seq") > 2);
+  auto other = start(s);
+  say(*other.ws, "o-1", "hi");
+}
