@@ -66,6 +66,7 @@ asio::awaitable<void> agent_session::run(std::unique_ptr<http::request<http::str
   open_ = false;
   env_.agents.detach(this);
   queue_.clear();
+  kinds_.clear();
   core::log::info("agent_ws_close", {{"agent", who_.name}});
 }
 
@@ -154,9 +155,9 @@ void agent_session::error(std::string_view code, const std::string& message,
       protocol::encode_agent_error(code, message, conversation_id)));
 }
 
-void agent_session::send(shared_frame frame) {
-  asio::post(ws_.get_executor(), [s = shared_from_this(), frame = std::move(frame)]() mutable {
-    s->enqueue(std::move(frame));
+void agent_session::send(shared_frame frame, kind k) {
+  asio::post(ws_.get_executor(), [s = shared_from_this(), frame = std::move(frame), k]() mutable {
+    s->enqueue(std::move(frame), k);
   });
 }
 
@@ -167,16 +168,30 @@ void agent_session::shutdown() {
   });
 }
 
-void agent_session::enqueue(shared_frame frame) {
+void agent_session::enqueue(shared_frame frame, kind k) {
   if (!open_ || close_code_ != 0) return;
-  if (queue_.size() >= static_cast<std::size_t>(std::max(1, env_.limits.outbound_queue))) {
+  const auto max = static_cast<std::size_t>(std::max(1, env_.limits.outbound_queue));
+  const std::size_t first = writing_ ? 1 : 0;  // the frame being written stays
+  if (k == kind::droppable && queue_.size() >= max / 2) return;
+  if (k == kind::snapshot) {
+    // Only the newest queue matters: it replaces one not yet sent.
+    for (std::size_t i = first; i < queue_.size(); ++i) {
+      if (kinds_[i] == kind::snapshot) {
+        queue_[i] = std::move(frame);
+        return;
+      }
+    }
+  }
+  if (queue_.size() >= max) {
     // A console that cannot keep up reconnects and gets a fresh queue.
     core::log::warn("agent_ws_slow", {{"agent", who_.name}});
-    queue_.erase(queue_.begin() + (writing_ ? 1 : 0), queue_.end());
+    queue_.erase(queue_.begin() + static_cast<long>(first), queue_.end());
+    kinds_.resize(queue_.size());
     begin_close(static_cast<std::uint16_t>(websocket::close_code::policy_error));
     return;
   }
   queue_.push_back(std::move(frame));
+  kinds_.push_back(k);
   if (!writing_) write_next();
 }
 
@@ -193,10 +208,14 @@ void agent_session::write_next() {
   writing_ = true;
   ws_.async_write(asio::buffer(*queue_.front()),
                   [s = shared_from_this()](beast::error_code ec, std::size_t) {
-                    if (!s->queue_.empty()) s->queue_.erase(s->queue_.begin());
+                    if (!s->queue_.empty()) {
+                      s->queue_.erase(s->queue_.begin());
+                      s->kinds_.erase(s->kinds_.begin());
+                    }
                     if (ec) {
                       s->writing_ = false;
                       s->queue_.clear();
+                      s->kinds_.clear();
                       return;
                     }
                     s->write_next();

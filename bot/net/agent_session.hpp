@@ -44,7 +44,7 @@ class agent_session final : public agent_link, public std::enable_shared_from_th
 
   boost::asio::awaitable<void> run(
       std::unique_ptr<boost::beast::http::request<boost::beast::http::string_body>> req);
-  void send(shared_frame frame) override;
+  void send(shared_frame frame, kind k = kind::normal) override;
   // Server shutdown: close with 1001.
   void shutdown();
 
@@ -53,7 +53,7 @@ class agent_session final : public agent_link, public std::enable_shared_from_th
   void transfer_to_agent(const std::shared_ptr<conversation>& c, agent_ref me, std::string name);
   void error(std::string_view code, const std::string& message,
              std::string_view conversation_id = {});
-  void enqueue(shared_frame frame);
+  void enqueue(shared_frame frame, kind k = kind::normal);
   void write_next();
   void begin_close(std::uint16_t code);
   boost::asio::awaitable<void> watch_login();
@@ -63,6 +63,7 @@ class agent_session final : public agent_link, public std::enable_shared_from_th
   const handoff::agent_session who_;
   const std::string token_;
   std::vector<shared_frame> queue_;
+  std::vector<kind> kinds_;  // parallel to queue_
   bool writing_ = false;
   bool open_ = false;
   std::uint16_t close_code_ = 0;

@@ -1133,7 +1133,7 @@ void conversation::on_typing(const std::shared_ptr<visitor_link>& from, protocol
     state_data& s = *self->s_;
     if (s.state != "agent" || s.agent_id == 0 || !self->hub_->agents_desk) return;
     self->hub_->agents_desk->send_to_agent(
-        s.agent_id, make_frame(protocol::encode_agent_typing(self->id_, on)));
+        s.agent_id, make_frame(protocol::encode_agent_typing(self->id_, on)), agent_link::kind::droppable);
   });
 }
 

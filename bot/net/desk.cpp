@@ -10,7 +10,7 @@ void desk::attach(std::int64_t agent_id, std::vector<std::string> teams,
                   const std::shared_ptr<agent_link>& link) {
   std::lock_guard lock(mu_);
   agents_.push_back({agent_id, std::move(teams), link, link.get()});
-  link->send(snapshot_for(agents_.back()));
+  link->send(snapshot_for(agents_.back()), agent_link::kind::snapshot);
 }
 
 void desk::detach(const agent_link* link) {
@@ -18,13 +18,13 @@ void desk::detach(const agent_link* link) {
   std::erase_if(agents_, [&](const agent_entry& a) { return a.key == link; });
 }
 
-bool desk::send_to_agent(std::int64_t agent_id, const shared_frame& frame) {
+bool desk::send_to_agent(std::int64_t agent_id, const shared_frame& frame, agent_link::kind k) {
   std::lock_guard lock(mu_);
   bool sent = false;
   for (auto& a : agents_) {
     if (a.agent_id != agent_id) continue;
     if (auto l = a.link.lock()) {
-      l->send(frame);
+      l->send(frame, k);
       sent = true;
     }
   }
@@ -141,7 +141,7 @@ shared_frame desk::snapshot_for(const agent_entry& a) const {
 
 void desk::broadcast() {
   for (auto& a : agents_) {
-    if (auto l = a.link.lock()) l->send(snapshot_for(a));
+    if (auto l = a.link.lock()) l->send(snapshot_for(a), agent_link::kind::snapshot);
   }
 }
 

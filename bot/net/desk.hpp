@@ -30,7 +30,13 @@ using shared_frame = std::shared_ptr<const std::string>;
 class agent_link {
  public:
   virtual ~agent_link() = default;
-  virtual void send(shared_frame frame) = 0;
+  // How a frame may be treated when the console reads slowly.
+  enum class kind {
+    normal,     // kept, in order
+    droppable,  // typing: dropped when the queue is half full
+    snapshot,   // a queue snapshot: replaces one still waiting to be sent
+  };
+  virtual void send(shared_frame frame, kind k = kind::normal) = 0;
 };
 
 class desk {
@@ -50,7 +56,8 @@ class desk {
               const std::shared_ptr<agent_link>& link);
   void detach(const agent_link* link);
   // Every connection of `agent_id`; false when none is open.
-  bool send_to_agent(std::int64_t agent_id, const shared_frame& frame);
+  bool send_to_agent(std::int64_t agent_id, const shared_frame& frame,
+                     agent_link::kind k = agent_link::kind::normal);
 
   // A conversation waits for an agent, or no longer does.
   void queued(waiting w);

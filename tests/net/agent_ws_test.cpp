@@ -464,3 +464,27 @@ TEST_CASE(
   CHECK(str(answer, "from") == "agent");
   CHECK(str(answer, "text") == "Your refund went out today.");
 }
+
+TEST_CASE("a console that reads slowly gets the newest queue, not a pile of old ones") {
+  core::config cfg;
+  cfg.limits.outbound_queue = 4;
+  cfg.limits.connections_per_ip = 100;
+  chat_server s(cfg);
+  add_agent(s, "slow", "slow's password", false, {"general"});
+  test::ws_connect_options o;
+  o.target = "/agent/ws";
+  o.cookie = cookie_of(login(s.port, "slow", "slow's password"));
+  o.rcvbuf_bytes = 4096;
+  auto a = ws_client::connect(s.port, o);
+  REQUIRE(a);
+  std::vector<std::unique_ptr<ws_client>> visitors;
+  for (int i = 0; i < 25; ++i) visitors.push_back(queued_visitor(s).first);
+  // Only now does the console read: it is still open, and the last queue
+  // it gets lists all 25.
+  json::object last;
+  while (auto f = a->recv(1000)) {
+    if (str(*f, "type") == "queue") last = *f;
+  }
+  CHECK_FALSE(a->closed());
+  CHECK(waiting(last).size() == 25);
+}
