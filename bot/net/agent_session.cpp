@@ -12,6 +12,7 @@
 
 #include "bot/core/log.hpp"
 #include "bot/net/agent_auth.hpp"
+#include "bot/net/ws_outbox.hpp"
 
 namespace bot::net {
 
@@ -65,8 +66,7 @@ asio::awaitable<void> agent_session::run(std::unique_ptr<http::request<http::str
   }
   open_ = false;
   env_.agents.detach(this);
-  queue_.clear();
-  kinds_.clear();
+  out_clear();
   core::log::info("agent_ws_close", {{"agent", who_.name}});
 }
 
@@ -196,30 +196,18 @@ void agent_session::enqueue(shared_frame frame, kind k) {
 }
 
 void agent_session::write_next() {
-  if (queue_.empty()) {
-    writing_ = false;
-    if (close_code_ != 0 && !closing_) {
-      closing_ = true;
-      ws_.async_close(websocket::close_reason(close_code_),
-                      [s = shared_from_this()](beast::error_code) {});
-    }
-    return;
-  }
-  writing_ = true;
-  ws_.async_write(asio::buffer(*queue_.front()),
-                  [s = shared_from_this()](beast::error_code ec, std::size_t) {
-                    if (!s->queue_.empty()) {
-                      s->queue_.erase(s->queue_.begin());
-                      s->kinds_.erase(s->kinds_.begin());
-                    }
-                    if (ec) {
-                      s->writing_ = false;
-                      s->queue_.clear();
-                      s->kinds_.clear();
-                      return;
-                    }
-                    s->write_next();
-                  });
+  drain_outbox(shared_from_this());
+}
+
+void agent_session::out_pop() {
+  if (queue_.empty()) return;
+  queue_.erase(queue_.begin());
+  kinds_.erase(kinds_.begin());
+}
+
+void agent_session::out_clear() {
+  queue_.clear();
+  kinds_.clear();
 }
 
 void agent_session::begin_close(std::uint16_t code) {

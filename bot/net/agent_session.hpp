@@ -55,6 +55,14 @@ class agent_session final : public agent_link, public std::enable_shared_from_th
              std::string_view conversation_id = {});
   void enqueue(shared_frame frame, kind k = kind::normal);
   void write_next();
+  // For drain_outbox (ws_outbox.hpp).
+  template <typename S>
+  friend void drain_outbox(const std::shared_ptr<S>& s);
+  bool out_empty() const { return queue_.empty(); }
+  const std::string& out_front() const { return *queue_.front(); }
+  void out_pop();
+  void out_clear();
+  void on_written() {}
   void begin_close(std::uint16_t code);
   boost::asio::awaitable<void> watch_login();
 

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "bot/core/log.hpp"
+#include "bot/net/ws_outbox.hpp"
 
 namespace bot::net {
 
@@ -74,7 +75,8 @@ asio::awaitable<void> visitor_session::run(std::unique_ptr<http::request<http::s
     // (Beast prepares 1536 for a whole-message read). Larger frames are
     // read on in bigger steps (the bytes are already in Beast's own buffer);
     // read_message_max bounds them.
-    auto [ec, n] = co_await ws_.async_read_some(buffer, buffer.size() == 0 ? 256 : 65536, use_tuple);
+    auto [ec, n] =
+        co_await ws_.async_read_some(buffer, buffer.size() == 0 ? 256 : 65536, use_tuple);
     if (ec) {
       why = ec;
       break;
@@ -100,26 +102,28 @@ asio::awaitable<void> visitor_session::run(std::unique_ptr<http::request<http::s
   env_.metrics.ws_open.fetch_sub(1, std::memory_order_relaxed);
   if (conv_) conv_->detach(this);
   const auto reason = ws_.reason();
-  core::log::info("ws_close",
-                  {{"connection_id", id_},
-                   {"conversation_id", conv_ ? std::string_view(conv_->id()) : std::string_view()},
-                   {"close_code", static_cast<std::int64_t>(close_code_ != 0 ? close_code_ : reason.code)},
-                   {"why", why == websocket::error::closed ? std::string("closed") : why.message()},
-                   {"frames_in", frames_in_},
-                   {"frames_out", frames_out_}});
+  core::log::info(
+      "ws_close",
+      {{"connection_id", id_},
+       {"conversation_id", conv_ ? std::string_view(conv_->id()) : std::string_view()},
+       {"close_code", static_cast<std::int64_t>(close_code_ != 0 ? close_code_ : reason.code)},
+       {"why", why == websocket::error::closed ? std::string("closed") : why.message()},
+       {"frames_in", frames_in_},
+       {"frames_out", frames_out_}});
   conv_.reset();
-  queue_.clear();
-  history_queued_ = 0;
+  out_clear();
 }
 
 void visitor_session::handle(protocol::decoded d, std::int64_t t_in_ns) {
   if (!d.frame) return error(d.error.code, std::move(d.error.message), d.error.client_msg_id);
   if (std::holds_alternative<protocol::hello>(*d.frame)) {
-    if (conv_ || hello_pending_) return error(protocol::errc::already_hello, "hello was already sent");
+    if (conv_ || hello_pending_)
+      return error(protocol::errc::already_hello, "hello was already sent");
     return on_hello(std::move(std::get<protocol::hello>(*d.frame)));
   }
   if (!conv_) {
-    if (!hello_pending_) return error(protocol::errc::hello_first, "the first frame must be a hello");
+    if (!hello_pending_)
+      return error(protocol::errc::hello_first, "the first frame must be a hello");
     // Sent right behind the hello: handled once the conversation is open.
     if (early_.size() >= k_max_early_frames)
       return error(protocol::errc::unavailable, "too many frames before the welcome");
@@ -153,50 +157,54 @@ void visitor_session::dispatch(protocol::visitor_frame f, std::int64_t t_in_ns) 
 
 void visitor_session::on_hello(protocol::hello h) {
   hello_pending_ = true;
-  env_.hub.hello(shared_from_this(), std::move(h),
-                 [w = weak_from_this()](core::result<std::shared_ptr<conversation>> r) {
-                   auto s = w.lock();
-                   if (!s) return;
-                   asio::post(s->ws_.get_executor(), [s, r = std::move(r)]() mutable {
-                     s->hello_pending_ = false;
-                     if (!r.ok()) {
-                       s->early_.clear();
-                       s->error(protocol::errc::unavailable,
-                                "the conversation could not be opened; try again");
-                       s->begin_close(static_cast<std::uint16_t>(websocket::close_code::try_again_later));
-                       return;
-                     }
-                     s->conv_ = std::move(r.value());
-                     if (!s->open_) {
-                       s->conv_->detach(s.get());
-                       return;
-                     }
-                     auto early = std::move(s->early_);
-                     s->early_.clear();
-                     for (auto& [f, t] : early) s->dispatch(std::move(f), t);
-                     if (s->stopping_) {
-                       s->conv_->when_idle([w = std::weak_ptr<visitor_session>(s)] {
-                         if (auto x = w.lock()) x->close(static_cast<std::uint16_t>(websocket::close_code::going_away));
-                       });
-                     }
-                   });
-                 });
+  env_.hub.hello(
+      shared_from_this(), std::move(h),
+      [w = weak_from_this()](core::result<std::shared_ptr<conversation>> r) {
+        auto s = w.lock();
+        if (!s) return;
+        asio::post(s->ws_.get_executor(), [s, r = std::move(r)]() mutable {
+          s->hello_pending_ = false;
+          if (!r.ok()) {
+            s->early_.clear();
+            s->error(protocol::errc::unavailable,
+                     "the conversation could not be opened; try again");
+            s->begin_close(static_cast<std::uint16_t>(websocket::close_code::try_again_later));
+            return;
+          }
+          s->conv_ = std::move(r.value());
+          if (!s->open_) {
+            s->conv_->detach(s.get());
+            return;
+          }
+          auto early = std::move(s->early_);
+          s->early_.clear();
+          for (auto& [f, t] : early) s->dispatch(std::move(f), t);
+          if (s->stopping_) {
+            s->conv_->when_idle([w = std::weak_ptr<visitor_session>(s)] {
+              if (auto x = w.lock())
+                x->close(static_cast<std::uint16_t>(websocket::close_code::going_away));
+            });
+          }
+        });
+      });
 }
 
 void visitor_session::error(std::string_view code, std::string message,
                             std::string_view client_msg_id) {
   env_.metrics.frame_errors.fetch_add(1, std::memory_order_relaxed);
-  core::log::info("ws_error", {{"connection_id", id_},
-                                   {"conversation_id", conv_ ? std::string_view(conv_->id()) : std::string_view()},
-                                   {"code", code}});
+  core::log::info("ws_error",
+                  {{"connection_id", id_},
+                   {"conversation_id", conv_ ? std::string_view(conv_->id()) : std::string_view()},
+                   {"code", code}});
   enqueue(std::make_shared<const std::string>(protocol::encode_error(code, message, client_msg_id)),
           false);
 }
 
 void visitor_session::send(shared_frame frame, bool droppable) {
-  asio::post(ws_.get_executor(), [s = shared_from_this(), frame = std::move(frame), droppable]() mutable {
-    s->enqueue(std::move(frame), droppable);
-  });
+  asio::post(ws_.get_executor(),
+             [s = shared_from_this(), frame = std::move(frame), droppable]() mutable {
+               s->enqueue(std::move(frame), droppable);
+             });
 }
 
 void visitor_session::send_history(shared_frame frame) {
@@ -235,14 +243,16 @@ void visitor_session::enqueue(shared_frame frame, bool droppable, bool history) 
     // Typing indicators go first; a client that still cannot keep up is
     // closed (1008) and resumes from its last seq when it reconnects.
     const auto first = queue_.begin() + (writing_ ? 1 : 0);
-    const auto it = std::find_if(first, queue_.end(), [](const out_frame& f) { return f.droppable; });
+    const auto it =
+        std::find_if(first, queue_.end(), [](const out_frame& f) { return f.droppable; });
     if (it != queue_.end()) {
       queue_.erase(it);
       env_.metrics.frames_dropped.fetch_add(1, std::memory_order_relaxed);
     } else {
       env_.metrics.slow_closes.fetch_add(1, std::memory_order_relaxed);
       core::log::warn("ws_slow_client", {{"connection_id", id_},
-                                         {"conversation_id", conv_ ? std::string_view(conv_->id()) : std::string_view()},
+                                         {"conversation_id", conv_ ? std::string_view(conv_->id())
+                                                                   : std::string_view()},
                                          {"queued", queue_.size()}});
       queue_.erase(first, queue_.end());
       history_queued_ = queue_.size() == 1 && queue_.front().history ? 1 : 0;
@@ -256,33 +266,20 @@ void visitor_session::enqueue(shared_frame frame, bool droppable, bool history) 
 }
 
 void visitor_session::write_next() {
-  if (queue_.empty()) {
-    writing_ = false;
-    if (close_code_ != 0 && !closing_) {
-      closing_ = true;
-      ws_.async_close(websocket::close_reason(close_code_),
-                      [s = shared_from_this()](beast::error_code) {});
-    }
-    return;
-  }
-  writing_ = true;
-  ws_.async_write(asio::buffer(*queue_.front().frame),
-                  [s = shared_from_this()](beast::error_code ec, std::size_t) {
-                    s->pop_front();
-                    if (ec) {
-                      // The read side sees the failure too and ends the session.
-                      s->writing_ = false;
-                      s->queue_.clear();
-                      s->history_queued_ = 0;
-                      return;
-                    }
-                    ++s->frames_out_;
-                    s->env_.metrics.frames_out.fetch_add(1, std::memory_order_relaxed);
-                    s->write_next();
-                  });
+  drain_outbox(shared_from_this());
 }
 
-void visitor_session::pop_front() {
+void visitor_session::out_clear() {
+  queue_.clear();
+  history_queued_ = 0;
+}
+
+void visitor_session::on_written() {
+  ++frames_out_;
+  env_.metrics.frames_out.fetch_add(1, std::memory_order_relaxed);
+}
+
+void visitor_session::out_pop() {
   if (queue_.empty()) return;
   if (queue_.front().history) --history_queued_;
   queue_.erase(queue_.begin());

@@ -38,7 +38,8 @@ class visitor_session final : public visitor_link,
   // Accepts the upgrade `req` and serves the connection until it closes.
   // (Taken by pointer: it is freed once accepted, and the coroutine frame
   // of every idle connection stays small.)
-  boost::asio::awaitable<void> run(std::unique_ptr<boost::beast::http::request<boost::beast::http::string_body>> req);
+  boost::asio::awaitable<void> run(
+      std::unique_ptr<boost::beast::http::request<boost::beast::http::string_body>> req);
 
   void send(shared_frame frame, bool droppable) override;
   void send_history(shared_frame frame) override;
@@ -58,8 +59,15 @@ class visitor_session final : public visitor_link,
   void on_hello(protocol::hello h);
   void error(std::string_view code, std::string message, std::string_view client_msg_id = {});
   void enqueue(shared_frame frame, bool droppable, bool history = false);
-  void pop_front();
   void write_next();
+  // For drain_outbox (ws_outbox.hpp).
+  template <typename S>
+  friend void drain_outbox(const std::shared_ptr<S>& s);
+  bool out_empty() const { return queue_.empty(); }
+  const std::string& out_front() const { return *queue_.front().frame; }
+  void out_pop();
+  void out_clear();
+  void on_written();
   void begin_close(std::uint16_t code);
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
@@ -67,8 +75,9 @@ class visitor_session final : public visitor_link,
   const std::uint64_t id_;
   std::shared_ptr<conversation> conv_;
   bool hello_pending_ = false;
-  std::vector<std::pair<protocol::visitor_frame, std::int64_t>> early_;  // frames sent before welcome
-  std::vector<out_frame> queue_;  // usually 0-2 frames; a deque would allocate even when empty
+  std::vector<std::pair<protocol::visitor_frame, std::int64_t>>
+      early_;                       // frames sent before welcome
+  std::vector<out_frame> queue_;    // usually 0-2 frames; a deque would allocate even when empty
   std::size_t history_queued_ = 0;  // frames of queue_ with `history`
   bool writing_ = false;
   std::uint16_t close_code_ = 0;  // a close was asked for
