@@ -226,6 +226,51 @@ const std::vector<entry>& table() {
                            [](config& c) -> std::string& { return c.store.synchronous; }));
     v.push_back(int_key("agents.session_ttl_s", "seconds an agent login lasts", 60, 30 * 86400,
                         [](config& c) -> int& { return c.agents.session_ttl_s; }));
+    v.push_back(string_key("agents.auto_assign",
+                           "true: hand waiting chats round-robin to online agents under max_chats",
+                           {"false", "true"}, [](config& c) -> std::string& { return c.agents.auto_assign; }));
+    v.push_back(int_key("agents.heartbeat_timeout_s", "seconds without a frame before a console counts as away",
+                        5, 3600, [](config& c) -> int& { return c.agents.heartbeat_timeout_s; }));
+    {
+      entry e{{"webhooks.urls", key_kind::string_list,
+               "URLs that get handoff, ticket and closed events (signed POSTs)"},
+              nullptr, nullptr, nullptr};
+      e.set_list = [](config& c, const std::vector<std::string>& values) -> status {
+        for (const auto& u : values) {
+          const bool scheme = u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
+          const std::size_t host = u.find("://") + 3;
+          if (!scheme || u.size() <= host || u.size() > 2048 ||
+              u.find_first_of(" \t\r\n") != std::string::npos || u[host] == '/' || u[host] == ':') {
+            return invalid_argument("webhooks.urls: '" + u +
+                                    "' is not a URL like https://hooks.example/supportbot");
+          }
+        }
+        c.webhooks.urls = values;
+        return {};
+      };
+      e.get = [](const config& c) { return list_text(c.webhooks.urls); };
+      v.push_back(std::move(e));
+    }
+    {
+      entry e{{"webhooks.secret", key_kind::string,
+               "key of the HMAC-SHA256 signatures (set it by env: SUPPORTBOT_WEBHOOKS_SECRET)"},
+              nullptr, nullptr, nullptr};
+      e.set_scalar = [](config& c, std::string_view text) -> status {
+        if (!text.empty() && text.size() < 16)
+          return invalid_argument("webhooks.secret: at least 16 characters (or empty: none)");
+        c.webhooks.secret = std::string(text);
+        return {};
+      };
+      // Never printed back.
+      e.get = [](const config& c) -> std::string {
+        return c.webhooks.secret.empty() ? "" : "(set)";
+      };
+      v.push_back(std::move(e));
+    }
+    v.push_back(int_key("webhooks.max_attempts", "attempts per webhook delivery (backoff 1 s, 2 s, 4 s...)",
+                        1, 30, [](config& c) -> int& { return c.webhooks.max_attempts; }));
+    v.push_back(int_key("webhooks.timeout_s", "seconds per webhook attempt", 1, 300,
+                        [](config& c) -> int& { return c.webhooks.timeout_s; }));
     v.push_back(string_key("log.level", "least severe level logged", {"debug", "info", "warn", "error"},
                            [](config& c) -> std::string& { return c.log.level; }));
     return v;
@@ -323,6 +368,9 @@ status validate_config(const config& c) {
   }
   if (c.limits.handshake_timeout_s > c.limits.idle_timeout_s) {
     return invalid_argument("limits.handshake_timeout_s must not exceed limits.idle_timeout_s");
+  }
+  if (!c.webhooks.urls.empty() && c.webhooks.secret.empty()) {
+    return invalid_argument("webhooks.urls needs webhooks.secret (receivers verify signatures with it)");
   }
   return {};
 }

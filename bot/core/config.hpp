@@ -69,6 +69,18 @@ struct hours_config {
 // The agent console (DESIGN §7).
 struct agents_config {
   int session_ttl_s = 12 * 3600;  // a login lasts this long
+  // "true": waiting conversations go round-robin to online agents of the
+  // team under their max_chats; claiming by hand works either way.
+  std::string auto_assign = "false";
+  int heartbeat_timeout_s = 60;  // a console silent this long counts as away
+};
+
+// Signed event notifications (docs/webhooks.md).
+struct webhooks_config {
+  std::vector<std::string> urls;  // http:// or https://; empty = off
+  std::string secret;             // HMAC-SHA256 key; required with urls
+  int max_attempts = 8;           // per delivery, with exponential backoff
+  int timeout_s = 10;             // per attempt
 };
 
 struct config {
@@ -85,6 +97,7 @@ struct config {
   // agent session cookie is then marked Secure.
   std::string behind_https = "false";
   agents_config agents;
+  webhooks_config webhooks;
   routing_config routing;
   limits_config limits;
   store_config store;

@@ -92,26 +92,29 @@ std::string_view cookie_value(std::string_view header, std::string_view name) {
   return {};
 }
 
-bool parse_login_form(std::string_view body, std::string& name, std::string& password) {
-  bool has_name = false, has_password = false;
-  while (!body.empty()) {
-    const auto amp = body.find('&');
-    const std::string_view pair = body.substr(0, amp);
-    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+std::optional<std::string> form_value(std::string_view form, std::string_view key) {
+  while (!form.empty()) {
+    const auto amp = form.find('&');
+    const std::string_view pair = form.substr(0, amp);
+    form = amp == std::string_view::npos ? std::string_view() : form.substr(amp + 1);
     const auto eq = pair.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string key, value;
-    if (!url_decode(pair.substr(0, eq), key) || !url_decode(pair.substr(eq + 1), value))
-      return false;
-    if (key == "name") {
-      name = std::move(value);
-      has_name = true;
-    } else if (key == "password") {
-      password = std::move(value);
-      has_password = true;
-    }
+    std::string k, value;
+    if (!url_decode(pair.substr(0, eq), k)) continue;
+    if (k != key) continue;
+    if (!url_decode(pair.substr(eq + 1), value)) return std::nullopt;
+    return value;
   }
-  return has_name && has_password;
+  return std::nullopt;
+}
+
+bool parse_login_form(std::string_view body, std::string& name, std::string& password) {
+  auto n = form_value(body, "name");
+  auto p = form_value(body, "password");
+  if (!n || !p) return false;
+  name = std::move(*n);
+  password = std::move(*p);
+  return true;
 }
 
 agent_auth::agent_auth(store::store& db, const core::config& cfg, const core::clock& clock)

@@ -69,6 +69,10 @@ class agent_auth {
 // The value of cookie `name` in a Cookie header, or "".
 std::string_view cookie_value(std::string_view header, std::string_view name);
 
+// The percent-decoded value of `key` in an application/x-www-form-urlencoded
+// text (a body, or a URL's query); nullopt when absent or malformed.
+std::optional<std::string> form_value(std::string_view form, std::string_view key);
+
 // Parses an application/x-www-form-urlencoded body into `name` and
 // `password` (percent-decoding, '+' as space); false when malformed.
 bool parse_login_form(std::string_view body, std::string& name, std::string& password);

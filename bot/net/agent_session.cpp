@@ -46,7 +46,8 @@ asio::awaitable<void> agent_session::run(std::unique_ptr<http::request<http::str
   open_ = true;
   if (stopping_) begin_close(static_cast<std::uint16_t>(websocket::close_code::going_away));
   core::log::info("agent_ws_open", {{"agent", who_.name}});
-  env_.agents.attach(who_.agent_id, who_.teams, self);
+  env_.agents.attach({who_.agent_id, who_.name, who_.display_name, who_.teams, who_.max_chats},
+                     self);
   // Their conversations come back after a reconnect (or a server restart).
   env_.hub.resume_agent({who_.agent_id, who_.name, who_.display_name, weak_from_this()});
   asio::co_spawn(ws_.get_executor(), watch_login(), asio::detached);
@@ -89,6 +90,12 @@ asio::awaitable<void> agent_session::watch_login() {
 
 void agent_session::handle(std::string_view text) {
   auto d = protocol::decode_agent(text, env_.decode);
+  if (d.frame) {
+    if (const auto* p = std::get_if<protocol::agent_presence>(&*d.frame)) {
+      return env_.agents.presence(this, p->away);
+    }
+  }
+  env_.agents.seen(this);  // every frame is a heartbeat
   if (!d.frame) return error(d.error.code, std::move(d.error.message));
   std::string id;
   std::visit([&](const auto& f) { id = f.conversation_id; }, *d.frame);
@@ -123,7 +130,7 @@ void agent_session::handle(std::string_view text) {
             } else {
               self->transfer_to_agent(r.value(), std::move(me), std::move(f.agent));
             }
-          } else {
+          } else if constexpr (std::is_same_v<T, protocol::agent_close>) {
             c.agent_close(std::move(me));
           }
         },

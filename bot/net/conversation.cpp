@@ -174,11 +174,13 @@ struct conversation_hub::impl : std::enable_shared_from_this<conversation_hub::i
   const core::clock& clock;
 
   desk* agents_desk = nullptr;  // set before serving (set_desk)
+  webhook_sink webhooks;        // set before serving (set_webhooks); may be empty
 
   mutable std::mutex mu;  // guards live
   std::unordered_map<std::string, std::weak_ptr<conversation>> live;
 
   std::shared_ptr<conversation> adopt(const store::conversation_row& row, bool* existed);
+  void find(const std::string& id, opened done);
   void forget(const std::string& id);
   void create(const std::shared_ptr<visitor_link>& link, opened done);
 };
@@ -226,6 +228,8 @@ struct conversation::state_data {
     int agent_kind = -1;  // agent_action of an agent's turn, -1 = none
     agent_ref agent;
     agent_ref to;  // to_agent
+    // Events of the turn that go to the webhooks once committed: type, data.
+    std::vector<std::pair<std::string, std::string>> events;
   };
 
   strand_type strand;
@@ -276,73 +280,107 @@ void conversation_hub::set_desk(desk* d) {
   // A queued visitor hears their place and the estimated wait whenever the
   // queue moves (the conversation must be live: its visitor is connected).
   std::weak_ptr<impl> weak = impl_;
-  d->set_position_listener([weak](const std::string& id, const std::string& team, int position,
-                                  std::optional<std::int64_t> eta_s, bool no_agents) {
+  d->set_position_listener([weak](const desk::place& p) {
     auto self = weak.lock();
     if (!self) return;
     std::shared_ptr<conversation> c;
     {
       std::lock_guard lock(self->mu);
-      const auto it = self->live.find(id);
+      const auto it = self->live.find(p.conversation_id);
       if (it != self->live.end()) c = it->second.lock();
     }
     if (!c) return;
-    const std::string frame =
-        protocol::encode_queue_state(team, position, eta_s ? *eta_s : -1, no_agents);
+    const std::string frame = protocol::encode_queue_state(p.team, p.position,
+                                                           p.eta_s ? *p.eta_s : -1, p.no_agents,
+                                                           p.after_hours);
     asio::post(c->s_->strand, [c, frame] {
       if (c->s_->state == "queued") broadcast(*c->s_, make_frame(frame), false);
     });
   });
-}
-
-void conversation_hub::load_queue() {
-  std::shared_ptr<impl> self = impl_;
-  self->db.list_conversations(
-      "queued", store::k_max_read_limit,
-      [self](core::result<std::vector<store::conversation_row>> r) {
+  if (impl_->cfg.agents.auto_assign == "true") {
+    // The desk picks the agent; the conversation's strand decides, like a
+    // claim from the console (a visitor who left meanwhile, or an agent
+    // who claimed first, makes the offer fail: the desk is told).
+    d->set_assigner([weak](const std::string& id, const desk::agent_info& to) {
+      auto self = weak.lock();
+      if (!self) return;
+      agent_ref a{to.id, to.name, to.display_name, {}};
+      self->find(id, [self, id, a](core::result<std::shared_ptr<conversation>> r) {
         if (!r.ok()) {
-          core::log::error("queue_load_failed", {{"error", r.error().message()}});
+          if (self->agents_desk) self->agents_desk->offer_done(id);
           return;
         }
-        if (!self->agents_desk) return;
-        for (const auto& row : r.value())
-          self->agents_desk->queued(
-              {row.id, row.team, "waiting since a restart", row.updated_ms, ""});
+        r.value()->agent_claim(a);
       });
+    });
+  }
+}
+
+void conversation_hub::set_webhooks(webhook_sink sink) { impl_->webhooks = std::move(sink); }
+
+// The queue, the tickets and who holds what come back after a restart: three
+// reads, then one update of the desk.
+void conversation_hub::load_queue() {
+  std::shared_ptr<impl> self = impl_;
+  struct loaded {
+    std::vector<desk::waiting> queue;
+    std::vector<desk::ticket> tickets;
+  };
+  auto acc = std::make_shared<loaded>();
+  const auto failed = [](const core::status& st) {
+    core::log::error("queue_load_failed", {{"error", st.message()}});
+  };
   self->db.list_conversations(
-      "ticket", store::k_max_read_limit,
-      [self](core::result<std::vector<store::conversation_row>> r) {
-        if (!r.ok() || !self->agents_desk) return;
+      "queued", store::k_max_read_limit,
+      [self, acc, failed](core::result<std::vector<store::conversation_row>> r) {
+        if (!r.ok()) return failed(r.error());
         for (const auto& row : r.value())
-          self->agents_desk->ticketed({row.id, row.team, row.visitor_email, row.updated_ms});
+          acc->queue.push_back({row.id, row.team, "waiting since a restart", row.updated_ms, ""});
+        self->db.list_conversations(
+            "ticket", store::k_max_read_limit,
+            [self, acc, failed](core::result<std::vector<store::conversation_row>> tickets) {
+              if (!tickets.ok()) return failed(tickets.error());
+              for (const auto& row : tickets.value())
+                acc->tickets.push_back({row.id, row.team, row.visitor_email, row.updated_ms});
+              self->db.list_conversations(
+                  "agent", store::k_max_read_limit,
+                  [self, acc, failed](core::result<std::vector<store::conversation_row>> held_rows) {
+                    if (!held_rows.ok()) return failed(held_rows.error());
+                    std::vector<std::pair<std::string, std::int64_t>> held;
+                    for (const auto& row : held_rows.value()) {
+                      if (row.agent_id != 0) held.emplace_back(row.id, row.agent_id);
+                    }
+                    if (self->agents_desk)
+                      self->agents_desk->load(std::move(acc->queue), std::move(acc->tickets),
+                                              std::move(held));
+                  });
+            });
       });
 }
 
 void conversation_hub::resume_agent(agent_ref a) {
   std::shared_ptr<impl> self = impl_;
-  self->db.list_conversations(
-      "agent", store::k_max_read_limit,
-      [self, a = std::move(a)](core::result<std::vector<store::conversation_row>> r) {
-        if (!r.ok()) return;
-        for (const auto& row : r.value()) {
-          if (row.agent_id != a.id) continue;
-          bool existed = false;
-          self->adopt(row, &existed)->agent_resume(a);
-        }
-      });
+  if (!self->agents_desk) return;
+  for (const auto& id : self->agents_desk->held_by(a.id)) {
+    self->find(id, [a](core::result<std::shared_ptr<conversation>> r) {
+      if (r.ok()) r.value()->agent_resume(a);
+    });
+  }
 }
 
-void conversation_hub::find(const std::string& id, opened done) {
+void conversation_hub::find(const std::string& id, opened done) { impl_->find(id, std::move(done)); }
+
+void conversation_hub::impl::find(const std::string& id, opened done) {
   std::shared_ptr<conversation> c;
   {
-    std::lock_guard lock(impl_->mu);
-    const auto it = impl_->live.find(id);
-    if (it != impl_->live.end()) c = it->second.lock();
+    std::lock_guard lock(mu);
+    const auto it = live.find(id);
+    if (it != live.end()) c = it->second.lock();
   }
   // Called without the lock: `done` may drop the last reference, and the
   // conversation's destructor takes the lock.
   if (c) return done(std::move(c));
-  std::shared_ptr<impl> self = impl_;
+  std::shared_ptr<impl> self = shared_from_this();
   self->db.get_conversation(
       id, [self, done = std::move(done)](core::result<store::conversation_row> r) {
         if (!r.ok()) return done(r.error());
@@ -725,11 +763,7 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
   if (p.state != s.state || p.team != s.team) turn.state = store::state_change{p.state, p.team};
   turn.visitor = std::move(vm);
   s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
-  hub_->db.append_turn(
-      std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
-        asio::post(self->s_->strand,
-                   [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
-      });
+  submit_turn(std::move(turn));
 }
 
 void conversation::agent_claim(agent_ref a) {
@@ -816,7 +850,12 @@ void conversation::start_ticket(std::weak_ptr<visitor_link> from, std::string em
   turn.ts_ms = now;
   turn.ticket_email = email;
   turn.state = store::state_change{"ticket", s.team};
-  turn.events.push_back({"ticket", id_, "{}", now});
+  std::string data = "{\"team\":";
+  core::log::append_json_string(data, s.team);
+  data += ",\"email\":";
+  core::log::append_json_string(data, email);
+  data += '}';
+  turn.events.push_back({"ticket", id_, std::move(data), now});
   state_data::pending_turn p;
   p.from = std::move(from);
   p.dstate = s.dstate;
@@ -825,11 +864,7 @@ void conversation::start_ticket(std::weak_ptr<visitor_link> from, std::string em
   p.agent_kind = visitor_ticket;
   p.visitor_text = std::move(email);  // the ticket's email, for the desk
   s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
-  hub_->db.append_turn(
-      std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
-        asio::post(self->s_->strand,
-                   [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
-      });
+  submit_turn(std::move(turn));
 }
 
 void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id, std::string text,
@@ -838,6 +873,7 @@ void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id,
   const std::int64_t now = hub_->clock.now_ms();
   if (kind == claim) {
     if (s.state != "queued" && s.state != "ticket") {
+      if (desk* d = hub_->agents_desk) d->offer_done(id_);  // an auto-assignment, perhaps
       agent_error(
           a, s.state == "agent" ? protocol::errc::already_claimed : protocol::errc::bad_state,
           s.state == "agent" ? "another agent took this conversation"
@@ -910,6 +946,16 @@ void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id,
   if (p.state != s.state || p.team != s.team) turn.state = store::state_change{p.state, p.team};
   p.agent = std::move(a);
   s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
+  submit_turn(std::move(turn));
+}
+
+// Stores the turn whose effects wait in s_->pending; turn_done() runs on
+// the strand after the COMMIT (or the failure).
+void conversation::submit_turn(store::new_turn turn) {
+  for (const auto& e : turn.events) {
+    if (e.kind == "handoff" || e.kind == "ticket" || e.kind == "closed")
+      s_->pending->events.emplace_back(e.kind, e.data_json);
+  }
   hub_->db.append_turn(
       std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
         asio::post(self->s_->strand,
@@ -982,11 +1028,7 @@ void conversation::start_close(std::weak_ptr<visitor_link> from) {
   p.dstate = s.dstate;
   p.state = "closed";
   s.pending = std::make_unique<state_data::pending_turn>(std::move(p));
-  hub_->db.append_turn(
-      std::move(turn), [self = shared_from_this()](core::result<store::turn_appended> r) mutable {
-        asio::post(self->s_->strand,
-                   [self, r = std::move(r)]() mutable { self->turn_done(std::move(r)); });
-      });
+  submit_turn(std::move(turn));
 }
 
 void conversation::turn_done(core::result<store::turn_appended> r) {
@@ -1002,6 +1044,7 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   }
   if (!r.ok() && p.agent_kind >= 0) {
     const core::status& st = r.error();
+    if (p.agent_kind == claim && hub_->agents_desk) hub_->agents_desk->offer_done(id_);
     if (p.agent_kind == claim && st.code() == core::errc::conflict) {
       agent_error(p.agent, protocol::errc::already_claimed, "another agent took this conversation");
     } else {
@@ -1073,6 +1116,7 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   }
   if (p.t_in_ns > 0) metrics.latency.observe_ns(steady_now_ns() - p.t_in_ns);
   s.dstate = std::move(p.dstate);
+  const std::int64_t holder_before = s.agent_id;
   if (p.agent_kind == claim) {
     s.agent_id = p.agent.id;
     s.agent_name = p.agent.display_name;
@@ -1085,6 +1129,14 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
     agent_ref_send(p.agent, protocol::encode_transferred(id_, p.to.display_name));
     broadcast(s, make_frame(protocol::encode_state(s.state, s.team, s.agent_name)), false);
     send_transcript(p.to);
+  }
+  // The desk counts each agent's chats (max_chats, auto-assignment).
+  if (desk* d = hub_->agents_desk; d && s.agent_id != holder_before) {
+    if (s.agent_id != 0) {
+      d->held(id_, s.agent_id);
+    } else {
+      d->released(id_);
+    }
   }
   if (p.state != s.state || p.team != s.team) {
     const std::string before = s.state;
@@ -1112,10 +1164,15 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
         d->send_to_agent(s.agent_id, make_frame(protocol::encode_agent_state(id_, s.state)));
         s.agent_id = 0;
         s.agent_name.clear();
+        d->released(id_);
       }
     }
   }
   if (p.agent_kind == claim) send_transcript(p.agent);
+  if (hub_->webhooks) {
+    const std::int64_t now = hub_->clock.now_ms();
+    for (const auto& [type, data] : p.events) hub_->webhooks(type, id_, data, now);
+  }
   next();
 }
 

@@ -95,6 +95,12 @@ class conversation_hub {
   void find(const std::string& id, opened done);
   // Sends agent `a` every conversation they hold (after a reconnect).
   void resume_agent(agent_ref a);
+  // Told every committed `handoff`, `ticket` and `closed` event (type,
+  // conversation id, data JSON, time), for the webhooks. Set once, before
+  // serving; it must not block.
+  using webhook_sink = std::function<void(std::string_view type, const std::string& conversation_id,
+                                          const std::string& data_json, std::int64_t ts_ms)>;
+  void set_webhooks(webhook_sink sink);
 
  private:
   friend class conversation;
@@ -163,6 +169,7 @@ class conversation : public std::enable_shared_from_this<conversation> {
   void start_ticket(std::weak_ptr<visitor_link> from, std::string email);
   void send_transcript(agent_ref a);
   void agent_error(const agent_ref& a, std::string_view code, const std::string& message);
+  void submit_turn(store::new_turn turn);
   void turn_done(core::result<store::turn_appended> r);
   void became_idle();
   // Sends an error frame (counted and logged with the conversation id).

@@ -3,6 +3,7 @@
 #include "bot/net/server.hpp"
 
 #include <atomic>
+#include <cmath>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -23,11 +24,13 @@
 #include <unordered_map>
 
 #include "bot/core/log.hpp"
+#include "bot/core/text.hpp"
 #include "bot/net/agent_auth.hpp"
 #include "bot/net/agent_session.hpp"
 #include "bot/net/conversation.hpp"
 #include "bot/net/desk.hpp"
 #include "bot/net/metrics.hpp"
+#include "bot/net/webhooks.hpp"
 #include "bot/net/ws_session.hpp"
 
 namespace bot::net {
@@ -175,8 +178,24 @@ struct server::impl {
       env = std::make_unique<ws_env>(ws_env{*hub, metrics, options.chat.limits, decode});
       agents = std::make_unique<agent_auth>(*options.store, options.chat,
                                             core::system_clock::instance());
-      agents_desk = std::make_unique<desk>(core::system_clock::instance());
+      desk::options desk_options;
+      desk_options.heartbeat_timeout_ms =
+          static_cast<std::int64_t>(options.chat.agents.heartbeat_timeout_s) * 1000;
+      if (auto hours = handoff::business_hours::make(options.chat.hours); hours.ok()) {
+        desk_options.hours = std::move(hours.value());
+      } else {
+        setup_error = hours.error();  // start() refuses to serve
+      }
+      agents_desk =
+          std::make_unique<desk>(core::system_clock::instance(), std::move(desk_options));
       hub->set_desk(agents_desk.get());
+      if (!options.chat.webhooks.urls.empty()) {
+        hooks = std::make_unique<webhooks>(ioc, options.chat.webhooks);
+        hub->set_webhooks([h = hooks.get()](std::string_view type, const std::string& id,
+                                            const std::string& data, std::int64_t ts_ms) {
+          h->publish(type, id, data, ts_ms);
+        });
+      }
       agent_environment = std::make_unique<agent_env>(
           agent_env{*hub, *options.store, *agents_desk, *agents, options.chat.limits, decode});
     }
@@ -211,6 +230,15 @@ struct server::impl {
   std::unique_ptr<agent_auth> agents;  // with the chat: agent login and sessions
   std::unique_ptr<desk> agents_desk;   // the agents' queue and connections
   std::unique_ptr<agent_env> agent_environment;
+  std::unique_ptr<webhooks> hooks;  // when webhooks.urls is set
+  std::unique_ptr<asio::steady_timer> desk_timer;
+  core::status setup_error;
+
+  // Every 5 s: presence timeouts, business hours opening and closing.
+  void tick_desk();
+  // GET /agent/api/kb?q=: the knowledge-base articles nearest to `q`, for
+  // the console's canned answers.
+  std::string canned_answers(std::string_view q) const;
 
   // Refuses an upgrade to /ws with an HTTP answer (and why), or counts the
   // connection against its address and returns null.
@@ -316,12 +344,31 @@ http::message_generator server::impl::handle(const http::request<http::string_bo
       return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
     std::string body = options.metrics ? options.metrics() : std::string();
     metrics.render(body, hub ? hub->live() : 0);
+    if (hooks) body += hooks->render_metrics();
     body +=
         "# HELP supportbot_http_connections_open Open HTTP connections.\n"
         "# TYPE supportbot_http_connections_open gauge\n"
         "supportbot_http_connections_open " +
         std::to_string(open_connections()) + "\n";
     return text(http::status::ok, std::move(body), "text/plain; version=0.0.4; charset=utf-8");
+  }
+  if (path == "/agent" && get_or_head) {
+    http::response<http::string_body> res{http::status::moved_permanently, req.version()};
+    add_security_headers(res);
+    res.set(http::field::location, "/agent/");
+    res.keep_alive(req.keep_alive() && !stopping.load());
+    res.prepare_payload();
+    return http::message_generator(std::move(res));
+  }
+  if (path == "/agent/api/kb") {
+    if (!get_or_head)
+      return text(http::status::method_not_allowed, "method not allowed\n", "text/plain");
+    if (!agents || !agents->session_of(req))
+      return text(http::status::unauthorized, "{\"error\":\"log in first\"}\n", "application/json");
+    const auto q = target.find('?');
+    const auto query =
+        form_value(q == std::string_view::npos ? std::string_view() : target.substr(q + 1), "q");
+    return text(http::status::ok, canned_answers(query.value_or("")), "application/json");
   }
   if (path == "/ws") {
     return text(hub ? http::status::upgrade_required : http::status::not_found,
@@ -612,6 +659,8 @@ void server::impl::begin_stop() {
     beast::error_code ignored;
     acceptor->close(ignored);
   }
+  if (desk_timer) asio::post(desk_timer->get_executor(), [this] { desk_timer->cancel(); });
+  if (hooks) hooks->stop();
   std::vector<std::shared_ptr<connection>> live;
   {
     std::lock_guard lock(mu);
@@ -652,6 +701,39 @@ void server::impl::begin_stop() {
   if (connections.empty()) grace_timer->cancel();
 }
 
+void server::impl::tick_desk() {
+  desk_timer->expires_after(std::chrono::seconds(5));
+  desk_timer->async_wait([this](beast::error_code ec) {
+    if (ec || stopping.load()) return;
+    agents_desk->tick();
+    tick_desk();
+  });
+}
+
+std::string server::impl::canned_answers(std::string_view q) const {
+  std::string out = "{\"results\":[";
+  const auto snap = options.rules ? options.rules->get() : nullptr;
+  if (snap && snap->kb && !core::is_blank(q) && q.size() <= 1000) {
+    bool first = true;
+    for (const auto& m : snap->kb->search(q, 8)) {
+      if (!m.art) continue;
+      if (!first) out += ',';
+      first = false;
+      out += "{\"id\":";
+      log::append_json_string(out, m.art->id);
+      out += ",\"title\":";
+      log::append_json_string(out, m.art->title);
+      out += ",\"answer\":";
+      log::append_json_string(out, m.art->body);
+      out += ",\"score\":";
+      out += std::to_string(std::round(m.confidence * 1000) / 1000);
+      out += '}';
+    }
+  }
+  out += "]}\n";
+  return out;
+}
+
 server::server(server_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
 
 server::~server() {
@@ -661,6 +743,7 @@ server::~server() {
 
 core::status server::start() {
   auto& s = *impl_;
+  if (!s.setup_error.ok()) return s.setup_error;
   if (auto st = s.load_static_files(); !st.ok()) return st;
   beast::error_code ec;
   const auto address = asio::ip::make_address(s.options.listen, ec);
@@ -677,6 +760,10 @@ core::status server::start() {
   }
   s.bound_port = s.acceptor->local_endpoint().port();
   if (s.hub) s.hub->load_queue();
+  if (s.agents_desk) {
+    s.desk_timer = std::make_unique<asio::steady_timer>(asio::make_strand(s.ioc));
+    s.tick_desk();
+  }
   asio::co_spawn(s.acceptor->get_executor(), s.accept_loop(), asio::detached);
   log::info(
       "listening",

@@ -258,6 +258,14 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
     return fail_with(errc::bad_frame, "a frame must be a JSON object with a 'type'");
   reader r(v.get_object());
   const auto type = r.string("type", true);
+  if (r.ok() && *type == "presence") {
+    const auto status = r.string("status", true);
+    if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
+    if (*status != "online" && *status != "away")
+      return fail_with(errc::bad_field, "'status' is online or away");
+    out.frame = agent_presence{{}, *status == "away"};
+    return out;
+  }
   const auto conv = r.string("conversation_id", true);
   if (!r.ok()) return fail_with(r.code(), std::move(r.message()));
   if (conv->empty() || conv->size() > 64)
@@ -307,6 +315,34 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
     return fail_with(errc::unknown_type,
                      "unknown type '" + core::sanitize_utf8(type->substr(0, 32)) + "'");
   }
+  return out;
+}
+
+std::string encode_agents(const std::vector<agent_item>& agents) {
+  std::string out = "{\"type\":\"agents\",\"agents\":[";
+  for (std::size_t i = 0; i < agents.size(); ++i) {
+    const auto& a = agents[i];
+    if (i) out += ',';
+    out += "{\"name\":";
+    core::log::append_json_string(out, a.name);
+    key(out, "display_name");
+    core::log::append_json_string(out, a.display_name);
+    key(out, "status");
+    core::log::append_json_string(out, a.status);
+    key(out, "teams");
+    out += '[';
+    for (std::size_t t = 0; t < a.teams.size(); ++t) {
+      if (t) out += ',';
+      core::log::append_json_string(out, a.teams[t]);
+    }
+    out += ']';
+    key(out, "chats");
+    append_int(out, a.chats);
+    key(out, "max_chats");
+    append_int(out, a.max_chats);
+    out += '}';
+  }
+  out += "]}";
   return out;
 }
 
@@ -538,10 +574,11 @@ std::string encode_state(std::string_view state, std::string_view team, std::str
 }
 
 std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s,
-                               bool no_agents) {
+                               bool no_agents, bool after_hours) {
   std::string out = encode_state("queued", team);
   out.pop_back();
-  if (no_agents) out += ",\"no_agents\":true";
+  if (no_agents || after_hours) out += ",\"no_agents\":true";
+  if (after_hours) out += ",\"after_hours\":true";
   key(out, "position");
   append_int(out, position);
   if (eta_s >= 0) {

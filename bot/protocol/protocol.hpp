@@ -115,10 +115,11 @@ std::string encode_state(std::string_view state, std::string_view team, std::str
 std::string encode_typing(std::string_view from, bool on);
 // `state {state: "queued", team, position, eta_s?}` for a waiting visitor
 // (eta_s < 0: no estimate yet).
-// With `no_agents`, no agent of the team is connected: the visitor may leave
-// an email (`contact`) and get a ticket.
+// With `no_agents`, no agent of the team is online: the visitor may leave
+// an email (`contact`) and get a ticket. `after_hours` (outside the business
+// hours) implies `no_agents`.
 std::string encode_queue_state(std::string_view team, int position, std::int64_t eta_s,
-                               bool no_agents = false);
+                               bool no_agents = false, bool after_hours = false);
 std::string encode_resync(std::int64_t from_seq, std::int64_t last_seq);
 std::string encode_error(std::string_view code, std::string_view message,
                          std::string_view client_msg_id = {});
@@ -173,8 +174,14 @@ struct agent_transfer {
   std::string team;
   std::string agent;
 };
+// The agent's presence, and their heartbeat (the console repeats it every
+// 20 s). The one frame that names no conversation.
+struct agent_presence {
+  std::string conversation_id;  // always empty
+  bool away = false;
+};
 using agent_frame = std::variant<agent_claim, agent_message, agent_release, agent_close,
-                                 agent_typing, agent_note, agent_transfer>;
+                                 agent_typing, agent_note, agent_transfer, agent_presence>;
 
 struct agent_decoded {
   std::optional<agent_frame> frame;
@@ -197,6 +204,16 @@ struct ticket_item {
   std::string email;
   std::int64_t waiting_s = 0;
 };
+// One agent in an `agents` frame (presence: online | away | offline).
+struct agent_item {
+  std::string name;
+  std::string display_name;
+  std::string status;
+  std::vector<std::string> teams;
+  int chats = 0;
+  int max_chats = 0;
+};
+std::string encode_agents(const std::vector<agent_item>& agents);
 std::string encode_queue(const std::vector<queue_item>& waiting,
                          const std::vector<ticket_item>& tickets = {});
 // `transcript_json` is a JSON array of message frames, `context_json` an
