@@ -96,7 +96,7 @@ void agent_session::handle(std::string_view text) {
     }
   }
   env_.agents.seen(this);  // every frame is a heartbeat
-  if (!d.frame) return error(d.error.code, std::move(d.error.message));
+  if (!d.frame) return error(d.error.code, d.error.message, {}, d.error.client_msg_id);
   std::string id;
   std::visit([&](const auto& f) { id = f.conversation_id; }, *d.frame);
   agent_ref me{who_.agent_id, who_.name, who_.display_name, weak_from_this()};
@@ -155,11 +155,11 @@ void agent_session::transfer_to_agent(const std::shared_ptr<conversation>& c, ag
 }
 
 void agent_session::error(std::string_view code, const std::string& message,
-                          std::string_view conversation_id) {
+                          std::string_view conversation_id, std::string_view client_msg_id) {
   core::log::info("agent_ws_error",
                   {{"agent", who_.name}, {"code", code}, {"conversation_id", conversation_id}});
   enqueue(std::make_shared<const std::string>(
-      protocol::encode_agent_error(code, message, conversation_id)));
+      protocol::encode_agent_error(code, message, conversation_id, client_msg_id)));
 }
 
 void agent_session::send(shared_frame frame, kind k) {

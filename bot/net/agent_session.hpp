@@ -52,7 +52,7 @@ class agent_session final : public agent_link, public std::enable_shared_from_th
   void handle(std::string_view text);
   void transfer_to_agent(const std::shared_ptr<conversation>& c, agent_ref me, std::string name);
   void error(std::string_view code, const std::string& message,
-             std::string_view conversation_id = {});
+             std::string_view conversation_id = {}, std::string_view client_msg_id = {});
   void enqueue(shared_frame frame, kind k = kind::normal);
   void write_next();
   // For drain_outbox (ws_outbox.hpp).

@@ -239,6 +239,8 @@ struct conversation::state_data {
   std::int64_t last_seq = 0;  // committed
   std::int64_t agent_id = 0;  // the agent holding the conversation (state agent)
   std::string agent_name;     // their display name, when known
+  std::string reason;         // why it was last handed to a person (this process only)
+  bool surveyed = false;      // the survey of the current close was taken
   dialog::dialog_state dstate;
   std::vector<link_entry> links;
   // Vectors, not deques: an idle conversation should cost no allocation
@@ -529,6 +531,17 @@ void conversation::attach(const std::shared_ptr<visitor_link>& link, std::int64_
   protocol::welcome w{id_, token, s.state, s.last_seq, resumed};
   link->send(make_frame(protocol::encode_welcome(w)), false);
   replay(link.get(), client_last);
+  // A visitor who comes back to a waiting or held conversation hears where
+  // it stands (after the replay: send_to holds frames back until then).
+  if (s.state == "queued" && hub_->agents_desk) {
+    if (auto p = hub_->agents_desk->place_of(id_)) {
+      send_to(s, link,
+              make_frame(protocol::encode_queue_state(p->team, p->position, p->eta_s ? *p->eta_s : -1,
+                                                      p->no_agents, p->after_hours)));
+    }
+  } else if (s.state == "agent" && !s.agent_name.empty()) {
+    send_to(s, link, make_frame(protocol::encode_state(s.state, s.team, s.agent_name)));
+  }
 }
 
 // Sends what the client missed (seq > client_last) before anything newer:
@@ -624,7 +637,8 @@ void conversation::push_work(queued_work item) {
   state_data& s = *s_;
   if (s.inbox.size() >= k_inbox_max) {
     if (auto* a = std::get_if<state_data::queued_agent>(&w); a && a->kind != visitor_ticket) {
-      agent_error(a->agent, protocol::errc::rate_limited, "too many actions at once; slow down");
+      agent_error(a->agent, protocol::errc::rate_limited, "too many actions at once; slow down",
+                  a->client_msg_id);
     } else {
       std::shared_ptr<visitor_link> link;
       if (auto* c = std::get_if<state_data::queued_close>(&w)) link = c->from.lock();
@@ -799,8 +813,9 @@ void agent_ref_send(const agent_ref& a, std::string frame) {
 }  // namespace
 
 void conversation::agent_error(const agent_ref& a, std::string_view code,
-                               const std::string& message) {
-  if (auto l = a.link.lock()) l->send(make_frame(protocol::encode_agent_error(code, message, id_)));
+                               const std::string& message, std::string_view client_msg_id) {
+  if (auto l = a.link.lock())
+    l->send(make_frame(protocol::encode_agent_error(code, message, id_, client_msg_id)));
 }
 
 // One agent action as a turn. Checked here, on the strand, against the
@@ -881,7 +896,8 @@ void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id,
       return next();
     }
   } else if (s.state != "agent" || s.agent_id != a.id) {
-    agent_error(a, protocol::errc::not_yours, "this conversation is not yours: claim it first");
+    agent_error(a, protocol::errc::not_yours, "this conversation is not yours: claim it first",
+                client_msg_id);
     return next();
   }
   store::new_turn turn;
@@ -997,8 +1013,9 @@ void conversation::send_transcript(agent_ref a) {
                 }
                 list += ']';
                 asio::post(self->s_->strand, [self, a, transcript, context, list] {
-                  auto frame = make_frame(protocol::encode_conversation(
-                      self->id_, self->s_->state, transcript, context, self->s_->team, list));
+                  auto frame = make_frame(
+                      protocol::encode_conversation(self->id_, self->s_->state, transcript, context,
+                                                    self->s_->reason, list, self->s_->team));
                   if (auto l = a.link.lock()) {
                     l->send(std::move(frame));
                   } else if (desk* d = self->hub_->agents_desk) {
@@ -1049,7 +1066,8 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
       agent_error(p.agent, protocol::errc::already_claimed, "another agent took this conversation");
     } else {
       core::log::error("agent_turn_failed", {{"conversation_id", id_}, {"error", st.message()}});
-      agent_error(p.agent, error_code_for(st), "that could not be stored; try again");
+      agent_error(p.agent, error_code_for(st), "that could not be stored; try again",
+                  p.client_msg_id);
     }
     return next();
   }
@@ -1110,6 +1128,17 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   if (p.agent_kind == reply && !t.replies.empty()) {
     agent_ref_send(p.agent,
                    protocol::encode_agent_ack(id_, p.client_msg_id, t.replies.front().seq));
+    // The agent's other consoles see what they wrote.
+    if (desk* d = hub_->agents_desk; d && !t.replies.front().duplicate) {
+      protocol::chat_message cm;
+      cm.seq = t.replies.front().seq;
+      cm.from = "agent";
+      cm.text = p.replies.front().first;
+      cm.ts_ms = t.replies.front().ts_ms;
+      cm.meta_json = p.replies.front().second;
+      d->send_to_agent(p.agent.id, make_frame(protocol::encode_agent_message(id_, cm)),
+                       agent_link::kind::normal, p.agent.link.lock().get());
+    }
   }
   if (p.decision >= 0) {
     metrics.decisions[static_cast<std::size_t>(p.decision)].fetch_add(1, std::memory_order_relaxed);
@@ -1140,12 +1169,15 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   }
   if (p.state != s.state || p.team != s.team) {
     const std::string before = s.state;
+    if (p.state == "closed") s.surveyed = false;  // each close asks once
     s.state = p.state;
     s.team = p.team;
     broadcast(
         s,
         make_frame(protocol::encode_state(s.state, s.team, s.state == "agent" ? s.agent_name : "")),
         false);
+    if (s.state == "queued" && before != "queued")
+      s.reason = p.handoff_reason.empty() ? std::string("handoff") : p.handoff_reason;
     if (desk* d = hub_->agents_desk) {
       if (s.state == "queued" && before != "queued") {
         d->queued({id_, s.team,
@@ -1159,7 +1191,7 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
       // The agent who let go learns the new state; so does one whose
       // visitor closed the conversation.
       if (p.agent_kind == release || p.agent_kind == close_by_agent || p.agent_kind == to_team) {
-        agent_ref_send(p.agent, protocol::encode_agent_state(id_, s.state));
+        agent_ref_send(p.agent, protocol::encode_agent_state(id_, s.state, s.team));
       } else if (before == "agent" && s.agent_id != 0) {
         d->send_to_agent(s.agent_id, make_frame(protocol::encode_agent_state(id_, s.state)));
         s.agent_id = 0;
@@ -1237,6 +1269,11 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
                        "a survey is taken once the conversation is closed");
       return;
     }
+    if (s.surveyed) {
+      self->send_error(link, protocol::errc::bad_state, "this conversation's survey was taken");
+      return;
+    }
+    s.surveyed = true;
     self->hub_->db.record_survey(
         self->id_, sv.csat, std::move(sv.comment), self->hub_->clock.now_ms(),
         [self, w](core::result<std::int64_t> r) {

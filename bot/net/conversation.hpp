@@ -168,7 +168,8 @@ class conversation : public std::enable_shared_from_this<conversation> {
                    agent_ref to = {});
   void start_ticket(std::weak_ptr<visitor_link> from, std::string email);
   void send_transcript(agent_ref a);
-  void agent_error(const agent_ref& a, std::string_view code, const std::string& message);
+  void agent_error(const agent_ref& a, std::string_view code, const std::string& message,
+                   std::string_view client_msg_id = {});
   void submit_turn(store::new_turn turn);
   void turn_done(core::result<store::turn_appended> r);
   void became_idle();

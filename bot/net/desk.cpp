@@ -57,11 +57,12 @@ void desk::seen(const agent_link* link) {
   if (revived) finish(lock, false, false);
 }
 
-bool desk::send_to_agent(std::int64_t agent_id, const shared_frame& frame, agent_link::kind k) {
+bool desk::send_to_agent(std::int64_t agent_id, const shared_frame& frame, agent_link::kind k,
+                         const agent_link* except) {
   std::lock_guard lock(mu_);
   bool sent = false;
   for (auto& c : connections_) {
-    if (c.agent_id != agent_id) continue;
+    if (c.agent_id != agent_id || (except && c.key == except)) continue;
     if (auto l = c.link.lock()) {
       l->send(frame, k);
       sent = true;
@@ -232,6 +233,15 @@ void desk::finish(std::unique_lock<std::mutex>& lock, bool queue_changed, bool f
   lock.unlock();
   for (const auto& p : places) listener(p);
   for (const auto& o : offers) assign_to(o.conversation_id, o.to);
+}
+
+std::optional<desk::place> desk::place_of(const std::string& conversation_id) const {
+  std::lock_guard lock(mu_);
+  if (!queue_.contains(conversation_id)) return std::nullopt;
+  for (auto& p : positions()) {
+    if (p.conversation_id == conversation_id) return p;
+  }
+  return std::nullopt;
 }
 
 std::vector<desk::place> desk::positions() const {

@@ -72,9 +72,10 @@ class desk {
   // are heartbeats).
   void presence(const agent_link* link, bool away);
   void seen(const agent_link* link);
-  // Every connection of `agent_id`; false when none is open.
+  // Every connection of `agent_id` but `except`; false when none is open.
   bool send_to_agent(std::int64_t agent_id, const shared_frame& frame,
-                     agent_link::kind k = agent_link::kind::normal);
+                     agent_link::kind k = agent_link::kind::normal,
+                     const agent_link* except = nullptr);
 
   struct waiting {
     std::string conversation_id;
@@ -118,6 +119,8 @@ class desk {
     bool after_hours = false;
   };
   using position_listener = std::function<void(const place&)>;
+  // Where a waiting conversation stands now; nullopt when not waiting.
+  std::optional<place> place_of(const std::string& conversation_id) const;
   void set_position_listener(position_listener l);
 
   // Auto-assignment: `assign(conversation_id, agent)` asks the conversation

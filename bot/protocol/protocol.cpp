@@ -246,7 +246,7 @@ decoded decode_visitor(std::string_view text, const decode_limits& limits) {
 agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
   agent_decoded out;
   const auto fail_with = [&](std::string_view code, std::string message) {
-    out.error = {code, std::move(message), {}};
+    out.error = {code, std::move(message), std::move(out.error.client_msg_id)};
     return out;
   };
   boost::system::error_code ec;
@@ -305,6 +305,7 @@ agent_decoded decode_agent(std::string_view text, const decode_limits& limits) {
     // (Stored with a prefix naming the agent: 100 leaves it room.)
     if (cmid->empty() || cmid->size() > 100)
       return fail_with(errc::bad_field, "'client_msg_id' must be 1-100 bytes");
+    out.error.client_msg_id = std::string(*cmid);  // errors below name the message
     if (core::is_blank(*body)) return fail_with(errc::bad_field, "'text' is empty");
     if (core::utf8_length(*body) > limits.max_text_chars) {
       return fail_with(errc::too_long, "text is longer than " +
@@ -384,7 +385,8 @@ std::string encode_queue(const std::vector<queue_item>& waiting,
 
 std::string encode_conversation(std::string_view conversation_id, std::string_view state,
                                 std::string_view transcript_json, std::string_view context_json,
-                                std::string_view why, std::string_view notes_json) {
+                                std::string_view why, std::string_view notes_json,
+                                std::string_view team) {
   std::string out = "{\"type\":\"conversation\"";
   key(out, "notes");
   out += notes_json.empty() ? std::string_view("[]") : notes_json;
@@ -394,6 +396,8 @@ std::string encode_conversation(std::string_view conversation_id, std::string_vi
   core::log::append_json_string(out, state);
   key(out, "why");
   core::log::append_json_string(out, why);
+  key(out, "team");
+  core::log::append_json_string(out, team);
   key(out, "context");
   out += context_json.empty() ? std::string_view("{}") : context_json;
   key(out, "transcript");
@@ -422,12 +426,17 @@ std::string encode_agent_ack(std::string_view conversation_id, std::string_view 
   return out;
 }
 
-std::string encode_agent_state(std::string_view conversation_id, std::string_view state) {
+std::string encode_agent_state(std::string_view conversation_id, std::string_view state,
+                               std::string_view team) {
   std::string out = "{\"type\":\"state\"";
   key(out, "conversation_id");
   core::log::append_json_string(out, conversation_id);
   key(out, "state");
   core::log::append_json_string(out, state);
+  if (!team.empty()) {
+    key(out, "team");
+    core::log::append_json_string(out, team);
+  }
   out += '}';
   return out;
 }
@@ -477,8 +486,8 @@ std::string encode_agent_typing(std::string_view conversation_id, bool on) {
 }
 
 std::string encode_agent_error(std::string_view code, std::string_view message,
-                               std::string_view conversation_id) {
-  std::string out = encode_error(code, message);
+                               std::string_view conversation_id, std::string_view client_msg_id) {
+  std::string out = encode_error(code, message, client_msg_id);
   if (!conversation_id.empty()) {
     out.pop_back();
     key(out, "conversation_id");

@@ -220,7 +220,8 @@ std::string encode_queue(const std::vector<queue_item>& waiting,
 // object (both written by this server).
 std::string encode_conversation(std::string_view conversation_id, std::string_view state,
                                 std::string_view transcript_json, std::string_view context_json,
-                                std::string_view why, std::string_view notes_json = "[]");
+                                std::string_view why, std::string_view notes_json = "[]",
+                                std::string_view team = "");
 // One note as a JSON object, and the `note` frame that carries it.
 std::string note_json(std::int64_t id, std::string_view agent, std::string_view text,
                       std::int64_t ts_ms);
@@ -231,9 +232,13 @@ std::string encode_transferred(std::string_view conversation_id, std::string_vie
 std::string encode_agent_message(std::string_view conversation_id, const chat_message& m);
 std::string encode_agent_ack(std::string_view conversation_id, std::string_view client_msg_id,
                              std::int64_t seq);
-std::string encode_agent_state(std::string_view conversation_id, std::string_view state);
+// With the team when the conversation waits in a queue again (a transfer).
+std::string encode_agent_state(std::string_view conversation_id, std::string_view state,
+                               std::string_view team = "");
 std::string encode_agent_typing(std::string_view conversation_id, bool on);  // the visitor types
+// `client_msg_id`: the agent message the error is about, if any.
 std::string encode_agent_error(std::string_view code, std::string_view message,
-                               std::string_view conversation_id);
+                               std::string_view conversation_id,
+                               std::string_view client_msg_id = "");
 
 }  // namespace bot::protocol

@@ -268,3 +268,60 @@ TEST_CASE("the console's canned answers search the knowledge base, for agents on
   CHECK(moved.status == 301);
   CHECK(moved.headers.at("location") == "/agent/");
 }
+
+TEST_CASE("a visitor who comes back to a waiting conversation hears their place at once") {
+  chat_server s;
+  std::string token;
+  auto [first, id] = handed_off(s, &token);
+  first->close();
+  auto again = s.connect();
+  REQUIRE(again->send_json(hello(token)));
+  CHECK(str(again->recv_type("welcome"), "state") == "queued");
+  const auto st = again->recv_type("state");
+  CHECK(str(st, "state") == "queued");
+  CHECK(st.at("position").as_int64() == 1);
+  CHECK(st.at("no_agents").as_bool());
+}
+
+TEST_CASE("the conversation frame says why and which team; errors name the agent's message") {
+  chat_server s;
+  auto alice = new_console(s, "alice");
+  auto [visitor, id] = handed_off(s);
+  REQUIRE(alice->send_json({{"type", "claim"}, {"conversation_id", id}}));
+  const auto conv = alice->recv_type("conversation");
+  CHECK(str(conv, "why") == "intent:talk_to_human");
+  CHECK(str(conv, "team") == "general");
+  // A second console of Alice's sees what the first one writes.
+  auto second = console_socket(s, "alice");
+  second->recv_type("conversation");  // her held conversation, on connect
+  REQUIRE(alice->send_json({{"type", "message"},
+                            {"conversation_id", id},
+                            {"client_msg_id", "a-1"},
+                            {"text", "Hello from tab one"}}));
+  alice->recv_type("ack");
+  const auto mirrored = second->recv_type("message");
+  CHECK(str(mirrored, "from") == "agent");
+  CHECK(str(mirrored, "text") == "Hello from tab one");
+  // Too long: the error names the message it refuses.
+  REQUIRE(alice->send_json({{"type", "message"},
+                            {"conversation_id", id},
+                            {"client_msg_id", "a-2"},
+                            {"text", std::string(5000, 'x')}}));
+  const auto err = alice->recv_type("error");
+  CHECK(str(err, "code") == "too_long");
+  CHECK(str(err, "client_msg_id") == "a-2");
+}
+
+TEST_CASE("a closed conversation takes one survey per close") {
+  chat_server s;
+  auto v = s.connect();
+  REQUIRE(v->send_json(hello()));
+  const auto id = str(v->recv_type("welcome"), "conversation_id");
+  REQUIRE(v->send_json({{"type", "close"}}));
+  CHECK(str(state_not(*v, "bot"), "state") == "closed");
+  REQUIRE(v->send_json({{"type", "survey"}, {"csat", 5}}));
+  REQUIRE(v->send_json({{"type", "survey"}, {"csat", 1}}));
+  CHECK(str(v->recv_type("error"), "code") == "bad_state");
+  CHECK(s.query_int("SELECT count(*) FROM surveys WHERE conversation_id = '" + id + "'") == 1);
+  CHECK(s.query_int("SELECT csat FROM surveys WHERE conversation_id = '" + id + "'") == 5);
+}
