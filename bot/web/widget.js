@@ -18,28 +18,24 @@
 (function () {
   'use strict';
 
-  // ------------------------------------------------------------ setup
+  // ---- setup
 
-  // Async scripts have document.currentScript while they first run; the
-  // search is for loaders where they do not.
-  const script =
-    document.currentScript ||
-    Array.from(document.querySelectorAll('script[src]'))
-      .reverse()
-      .find((s) => /\/widget\.js([?#].*)?$/.test(s.src));
+  // currentScript is unset under some loaders: then our tag is looked for.
+  const script = document.currentScript ||
+    Array.from(document.querySelectorAll('script[src]')).reverse().find((s) => /\/widget\.js([?#].*)?$/.test(s.src));
   if (!script || window.__supportbotWidget) return; // embedded twice: the first one serves
   window.__supportbotWidget = true;
 
   const server = new URL(script.src, location.href);
   const WS_URL = (server.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + server.host + '/ws';
-  const STORE_KEY = 'supportbot:' + server.host; // localStorage: one conversation per chat server
+  const STORE_KEY = 'supportbot:' + server.host; // localStorage: one conversation per server
   const OPEN_KEY = STORE_KEY + ':open'; // sessionStorage: the panel is open in this tab
 
   const MAX_TEXT = 4000; // limits.max_text_chars (default)
   const MAX_HISTORY = 300; // messages kept in localStorage
   const MAX_OUTBOX = 50; // unsent messages kept
-  const MAX_CONTROL = 20; // feedback/close/contact/survey frames waiting for a connection
-  const ACK_TIMEOUT_MS = 10000; // an unacked message this old means a dead connection
+  const MAX_CONTROL = 20; // control frames waiting for a connection
+  const ACK_TIMEOUT_MS = 10000; // no ack this long: a dead connection
   const CONNECT_TIMEOUT_MS = 10000; // from the upgrade to the welcome
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 30000;
@@ -49,62 +45,47 @@
     title: (data.title || 'Chat with us').slice(0, 80),
     color: hexColor(data.color) || '#2f6f4f',
     left: data.position === 'left',
-    greeting:
-      data.greeting !== undefined
-        ? data.greeting.slice(0, 500)
-        : 'Hi! How can we help?',
+    greeting: data.greeting !== undefined ? data.greeting.slice(0, 500) : 'Hi! How can we help?',
   };
 
   // Only #rgb and #rrggbb: the value goes into a style sheet.
   function hexColor(v) {
     v = (v || '').trim();
-    if (!/^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(v)) return null;
-    return v.length === 4 ? '#' + v[1] + v[1] + v[2] + v[2] + v[3] + v[3] : v;
+    return /^#([0-9a-f]{3}){1,2}$/i.test(v) ? v.replace(/^#(.)(.)(.)$/, '#$1$1$2$2$3$3') : null;
   }
 
-  // Text on the brand colour is white or black, whichever contrasts more
-  // (WCAG relative luminance): that is always at least 4.58:1.
+  // White or black text on the brand colour, whichever contrasts more (WCAG):
+  // always at least 4.58:1.
   function luminance(hex) {
     const [r, g, b] = [1, 3, 5].map((i) => {
       const v = parseInt(hex.substr(i, 2), 16) / 255;
-      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
     });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   }
   const brandL = luminance(settings.color);
-  const onColor = 1.05 / (brandL + 0.05) >= (brandL + 0.05) / 0.05 ? '#ffffff' : '#000000';
+  const onColor = 1.05 / (brandL + 0.05) >= (brandL + 0.05) / 0.05 ? '#fff' : '#000';
 
-  // ------------------------------------------------------------ storage
+  // ---- storage
 
-  // localStorage may be full or blocked (privacy modes): then the widget
-  // works from memory for this page view.
+  // f(), or undefined if it throws.
+  function safely(f) {
+    try { return f(); } catch (e) { return undefined; }
+  }
+
+  // Storage may be full or blocked (privacy modes): then memory only.
   function readStore() {
-    try {
-      const v = JSON.parse(localStorage.getItem(STORE_KEY) || '{}');
-      return v && typeof v === 'object' ? v : {};
-    } catch (e) {
-      return {};
-    }
+    const v = safely(() => JSON.parse(localStorage.getItem(STORE_KEY) || '{}'));
+    return v && typeof v === 'object' ? v : {};
   }
-  function writeStore(v) {
-    try {
-      localStorage.setItem(STORE_KEY, JSON.stringify(v));
-    } catch (e) {
-      /* memory only */
-    }
-  }
-  function session(value) {
-    try {
-      if (value === undefined) return sessionStorage.getItem(OPEN_KEY);
-      sessionStorage.setItem(OPEN_KEY, value);
-    } catch (e) {
-      /* not available */
-    }
-    return null;
-  }
+  const writeStore = (v) => safely(() => localStorage.setItem(STORE_KEY, JSON.stringify(v)));
+  // session() reads the open flag, session('1' or '0') sets it.
+  const session = (v) => safely(() => (v === undefined ? sessionStorage.getItem(OPEN_KEY) : sessionStorage.setItem(OPEN_KEY, v)));
 
   const isStr = (v) => typeof v === 'string';
   const isSeq = (v) => Number.isInteger(v) && v > 0;
+  const asArray = (v) => (Array.isArray(v) ? v : []);
+  const bySeq = (map) => Array.from(map.values()).sort((a, b) => a.seq - b.seq);
   const validMessage = (m) => m && isSeq(m.seq) && isStr(m.from) && isStr(m.text);
   const validOut = (o) => o && isStr(o.id) && o.id && isStr(o.text) && o.text;
 
@@ -113,7 +94,7 @@
     token: '',
     conversationId: '',
     state: '', // bot | queued | agent | ticket | closed ('' before the first welcome)
-    agent: '', // display name of the agent holding the conversation
+    agent: '', // the agent's display name
     queue: null, // {position, eta_s, no_agents, after_hours} while queued
     lastSeq: 0, // every message up to this seq is in `messages`
     messages: new Map(), // seq -> message frame (+ `feedback` once rated)
@@ -121,7 +102,7 @@
     surveyDone: false,
   };
   const finished = new Set(); // client_msg_ids acked or refused: never sent again
-  const inflight = new Map(); // client_msg_id -> when it was sent on this connection
+  const inflight = new Map(); // client_msg_id -> when sent on this connection
 
   function load() {
     const s = readStore();
@@ -129,39 +110,31 @@
     if (isStr(s.conversation_id)) model.conversationId = s.conversation_id;
     if (isSeq(s.last_seq)) model.lastSeq = s.last_seq;
     model.surveyDone = s.survey_done === true;
-    if (Array.isArray(s.messages)) for (const m of s.messages) if (validMessage(m)) model.messages.set(m.seq, m);
-    if (Array.isArray(s.outbox)) model.outbox = s.outbox.filter(validOut).slice(-MAX_OUTBOX);
+    for (const m of asArray(s.messages)) if (validMessage(m)) model.messages.set(m.seq, m);
+    model.outbox = asArray(s.outbox).filter(validOut).slice(-MAX_OUTBOX);
   }
 
-  // Writes this tab's view merged with what another tab may have written
-  // meanwhile (both get the same seqs from the server, so a union is right);
-  // `replace` after a resync, when the stored transcript is no longer true.
+  // Merged with what other tabs wrote (the server gives all the same seqs, so a
+  // union is right); `replace` after a resync.
   function save(replace) {
     const s = replace ? {} : readStore();
     const merged = new Map();
     let lastSeq = model.lastSeq;
     const outbox = model.outbox.map((o) => ({ id: o.id, text: o.text, payload: o.payload, ts: o.ts }));
     if (model.conversationId && s.conversation_id === model.conversationId) {
-      if (Array.isArray(s.messages)) for (const m of s.messages) if (validMessage(m)) merged.set(m.seq, m);
+      for (const m of asArray(s.messages)) if (validMessage(m)) merged.set(m.seq, m);
       if (isSeq(s.last_seq)) lastSeq = Math.max(lastSeq, s.last_seq);
       const mine = new Set(outbox.map((o) => o.id));
-      if (Array.isArray(s.outbox)) for (const o of s.outbox) if (validOut(o) && !mine.has(o.id)) outbox.push(o);
+      for (const o of asArray(s.outbox)) if (validOut(o) && !mine.has(o.id)) outbox.push(o);
     }
     for (const [seq, m] of model.messages) {
       const old = merged.get(seq);
       merged.set(seq, old && old.feedback !== undefined && m.feedback === undefined ? old : m);
     }
     const delivered = new Set(Array.from(merged.values(), (m) => m.client_msg_id));
-    writeStore({
-      token: model.token,
-      conversation_id: model.conversationId,
-      state: model.state,
-      agent: model.agent,
-      last_seq: lastSeq,
-      survey_done: model.surveyDone,
-      messages: Array.from(merged.values()).sort((a, b) => a.seq - b.seq).slice(-MAX_HISTORY),
-      outbox: outbox.filter((o) => !finished.has(o.id) && !delivered.has(o.id)).slice(-MAX_OUTBOX),
-    });
+    writeStore({ token: model.token, conversation_id: model.conversationId, state: model.state, agent: model.agent,
+      last_seq: lastSeq, survey_done: model.surveyDone, messages: bySeq(merged).slice(-MAX_HISTORY),
+      outbox: outbox.filter((o) => !finished.has(o.id) && !delivered.has(o.id)).slice(-MAX_OUTBOX) });
   }
 
   function newId() {
@@ -169,56 +142,54 @@
     return Array.from(crypto.getRandomValues(new Uint8Array(16)), (x) => x.toString(16).padStart(2, '0')).join('');
   }
 
-  // ------------------------------------------------------------ DOM helpers
+  // ---- DOM helpers
 
-  // h('button', {class, text, onclick, 'aria-label': ...}, ...children)
+  // h('button.hbtn.icon', {text, onclick, 'aria-label': ...}, ...children);
+  // buttons are type=button unless told.
   function h(tag, attrs, ...children) {
-    const e = document.createElement(tag);
+    const [name, ...classes] = tag.split('.');
+    const e = document.createElement(name);
+    if (classes.length) e.className = classes.join(' ');
+    if (name === 'button') e.type = 'button';
     for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === 'class') e.className = v;
-      else if (k === 'text') e.textContent = v;
+      if (v == null || v === false) continue;
+      if (k === 'text') e.textContent = v;
       else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-      else e.setAttribute(k, v === true ? '' : String(v));
+      else e.setAttribute(k, v === true ? '' : v);
     }
-    e.append(...children.filter((c) => c !== null && c !== undefined));
+    e.append(...children.filter((c) => c != null));
     return e;
   }
+  const id = (testid) => ({ 'data-testid': testid });
 
   function icon(d) {
     const ns = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(ns, 'svg');
+    const path = svg.appendChild(document.createElementNS(ns, 'path'));
     svg.setAttribute('viewBox', '0 0 24 24');
     svg.setAttribute('aria-hidden', 'true');
-    const p = document.createElementNS(ns, 'path');
-    p.setAttribute('d', d);
-    svg.append(p);
+    path.setAttribute('d', d);
     return svg;
   }
 
-  // ------------------------------------------------------------ safe Markdown
+  // ---- safe Markdown
 
-  // **bold**, *italics*, [label](url), bare URLs, \-escapes. (No _italics_:
-  // it needs a lookbehind, which older Safari cannot parse, and would mangle
-  // snake_case words.)
+  // **bold**, *italics*, [label](url), bare URLs, \-escapes. No _italics_: it
+  // needs a lookbehind (older Safari cannot parse one) and mangles snake_case.
   const INLINE =
     /\*\*(?=\S)([\s\S]*?\S)\*\*|\*(?=[^\s*])([^*\n]*?[^\s*])\*|\[([^\]\n]{1,500})\]\(([^\s()]{1,2000})\)|(https?:\/\/[^\s<>"]+|mailto:[^\s<>"]+)|\\([\\*_[\]()])/g;
 
-  // The href of an http, https or mailto URL; null for anything else.
   function safeHref(raw) {
-    try {
-      const u = new URL(raw);
-      return ['http:', 'https:', 'mailto:'].includes(u.protocol) ? u.href : null;
-    } catch (e) {
-      return null;
-    }
+    const u = safely(() => new URL(raw));
+    return u && ['http:', 'https:', 'mailto:'].includes(u.protocol) ? u.href : null;
   }
 
+  // `links`: false inside a link.
   function appendInline(parent, text, depth, links) {
     if (depth > 4) return parent.append(text);
-    const nest = (tag, inner, allowLinks) => {
-      const e = h(tag, tag === 'a' ? { href: allowLinks, target: '_blank', rel: 'noopener noreferrer' } : null);
-      appendInline(e, inner, depth + 1, tag === 'a' ? false : links);
+    const nest = (tag, inner, href) => {
+      const e = h(tag, href ? { href, target: '_blank', rel: 'noopener noreferrer' } : null);
+      appendInline(e, inner, depth + 1, links && !href);
       parent.append(e);
     };
     let at = 0;
@@ -255,9 +226,7 @@
         para = list = null;
       } else if (bullet || num) {
         const tag = bullet ? 'UL' : 'OL';
-        if (!list || list.tagName !== tag) {
-          out.append((list = h(tag, num && num[1] !== '1' ? { start: num[1] } : null)));
-        }
+        if (!list || list.tagName !== tag) out.append((list = h(tag, num && num[1] !== '1' ? { start: num[1] } : null)));
         para = null;
         list.append(h('li'));
         appendInline(list.lastChild, bullet ? bullet[1] : num[2], 0, true);
@@ -274,90 +243,89 @@
     return out;
   }
 
-  // ------------------------------------------------------------ styles
+  // ---- styles
 
   const STYLES = `
-:host{all:initial}
-*,*::before,*::after{box-sizing:border-box}
-[hidden]{display:none!important}
-.root{position:fixed;bottom:20px;right:20px;z-index:2147483000;color:#1f2328;--c:${settings.color};--on:${onColor};
- font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-.root.left{right:auto;left:20px}
-button,input,textarea{font:inherit;color:inherit}
-button{cursor:pointer}
-:focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}
-.launcher{width:58px;height:58px;border-radius:50%;border:0;padding:0;position:relative;display:flex;
- align-items:center;justify-content:center;background:var(--c);color:var(--on);box-shadow:0 4px 14px rgba(0,0,0,.28)}
-svg{width:26px;height:26px;fill:currentColor}
-.badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;
- background:#b3261e;color:#fff;font-size:12px;font-weight:700;line-height:22px}
-.panel{position:absolute;bottom:72px;right:0;width:370px;height:min(600px,calc(100vh - 110px));background:#fff;
- border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.3);display:flex;flex-direction:column;overflow:hidden}
-.left .panel{right:auto;left:0}
-header{background:var(--c);color:var(--on);padding:10px 8px 10px 16px;display:flex;align-items:center;gap:6px}
-header :focus-visible{outline-color:var(--on)}
-.heading{flex:1;min-width:0}
-h2{margin:0;font-size:16px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.conn{font-size:12px}
-.hbtn{background:none;color:var(--on);border:1px solid;border-radius:8px;padding:4px 9px;font-size:13px}
-.icon{border:0;padding:5px;display:flex}
-.banner{padding:8px 14px;background:#fff6d6;color:#3d3000;font-size:14px;border-bottom:1px solid #eadca6}
-.log{flex:1;overflow-y:auto;padding:14px 12px;display:flex;flex-direction:column;gap:10px;overscroll-behavior:contain}
-.msg{display:flex;flex-direction:column;align-items:flex-start;max-width:85%}
-.msg.visitor{align-self:flex-end;align-items:flex-end}
-.bubble{padding:8px 12px;border-radius:14px;overflow-wrap:anywhere}
-.bot .bubble,.agent .bubble{background:#eef1f4;border-bottom-left-radius:4px}
-.visitor .bubble{background:var(--c);color:var(--on);border-bottom-right-radius:4px}
-.visitor .body{white-space:pre-wrap}
-.pending .bubble{border:2px dashed var(--on);outline:1px solid var(--c)}
-.bubble p{margin:0 0 6px}.bubble p:last-child{margin:0}
-.bubble ul,.bubble ol{margin:4px 0 6px;padding-left:20px}
-.bubble a{color:#0b4fb3}
-.who,.tag,.note,.helpful,.typing{font-size:13px;color:#57606a}
-.who{margin:0 4px 2px}
-.tag{margin:2px 4px 0}
-.failed .tag,.error{color:#b3261e}
-.note{align-self:center;text-align:center;max-width:90%}
-.quick{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}
-.chip{border:1px solid #6e7781;background:#fff;border-radius:16px;padding:5px 12px;font-size:14px}
-.chip:hover{background:#f3f5f7}
-.helpful{margin:4px 4px 0;display:flex;align-items:center;gap:6px}
-.helpful button,.stars button{border:1px solid #6e7781;background:#fff;border-radius:12px;padding:1px 10px}
-.typing{padding:0 16px 6px}
-.extra{border-top:1px solid #d8dee4;padding:10px 12px;display:flex;flex-direction:column;gap:8px}
-.extra p{margin:0}
-.row{display:flex;gap:8px}
-.row input{flex:1;min-width:0}
-input,textarea{border:1px solid #6e7781;border-radius:8px;padding:8px 10px;font-size:16px;background:#fff}
-.extra textarea{width:100%;resize:vertical}
-.primary{background:var(--c);color:var(--on);border:0;border-radius:8px;padding:8px 14px;font-weight:600}
-.link{background:none;border:0;padding:0;color:#0b4fb3;text-decoration:underline;font-size:14px;align-self:flex-start}
-.error{font-size:13px}
-.stars{display:flex;gap:6px}
-.stars button{flex:1;border-radius:8px;padding:6px 0}
-.stars button[aria-pressed=true]{background:var(--c);color:var(--on);border-color:var(--c)}
-fieldset{border:0;margin:0;padding:0}
-legend{padding:0;margin-bottom:6px;font-weight:600}
-.composer{display:flex;gap:8px;padding:10px 12px;border-top:1px solid #d8dee4;align-items:flex-end}
-.composer textarea{flex:1;resize:none;height:42px;max-height:120px}
-.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-@media (max-width:480px){.root{bottom:12px;right:12px}.root.left{left:12px}
- .panel{position:fixed;inset:0;width:auto;height:auto;border-radius:0}.open .launcher{display:none}}
-@media (prefers-reduced-motion:no-preference){.panel{animation:sb-in .15s ease-out}
- @keyframes sb-in{from{transform:translateY(8px);opacity:0}}}
-`;
+  :host{all:initial}
+  *,*::before,*::after{box-sizing:border-box}
+  [hidden]{display:none!important}
+  .root{position:fixed;bottom:20px;right:20px;z-index:2147483000;color:#1f2328;--c:${settings.color};--on:${onColor};
+   font:15px/1.45 system-ui,sans-serif}
+  .root.left{right:auto;left:20px}
+  button,input,textarea{font:inherit;color:inherit}
+  button{cursor:pointer}
+  :focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}
+  .launcher,header,.primary,.visitor .bubble{background:var(--c);color:var(--on)}
+  .launcher{width:58px;height:58px;border-radius:50%;border:0;padding:0;position:relative;display:flex;
+   align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.28)}
+  svg{width:26px;height:26px;fill:currentColor}
+  .badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;
+   background:#b3261e;color:#fff;font-size:12px;font-weight:700;line-height:22px}
+  .panel,.log,.msg,.extra{display:flex;flex-direction:column}
+  .panel{position:absolute;bottom:72px;right:0;width:370px;height:min(600px,calc(100vh - 110px));background:#fff;
+   border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.3);overflow:hidden}
+  .left .panel{right:auto;left:0}
+  header{padding:10px 8px 10px 16px;display:flex;align-items:center;gap:6px}
+  header :focus-visible{outline-color:var(--on)}
+  .heading,.row input{flex:1;min-width:0}
+  h2{margin:0;font-size:16px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+  .conn{font-size:12px}
+  .hbtn{background:none;border:1px solid;border-radius:8px;padding:4px 9px;font-size:13px}
+  .icon{border:0;padding:5px;display:flex}
+  .banner{padding:8px 14px;background:#fff6d6;color:#3d3000;font-size:14px;border-bottom:1px solid #eadca6}
+  .log{flex:1;overflow-y:auto;padding:14px 12px;gap:10px;overscroll-behavior:contain}
+  .msg{align-items:flex-start;max-width:85%}
+  .msg.visitor{align-self:flex-end;align-items:flex-end}
+  .bubble{padding:8px 12px;border-radius:14px;overflow-wrap:anywhere}
+  .bot .bubble,.agent .bubble{background:#eef1f4;border-bottom-left-radius:4px}
+  .visitor .bubble{border-bottom-right-radius:4px}
+  .visitor .body{white-space:pre-wrap}
+  .pending .bubble{border:2px dashed var(--on);outline:1px solid var(--c)}
+  .bubble p{margin:0 0 6px}.bubble p:last-child{margin:0}
+  .bubble ul,.bubble ol{margin:4px 0 6px;padding-left:20px}
+  .bubble a,.link{color:#0b4fb3}
+  .who,.tag,.note,.helpful,.typing,.error{font-size:13px;color:#57606a}
+  .who{margin:0 4px 2px}
+  .tag{margin:2px 4px 0}
+  .failed .tag,.error{color:#b3261e}
+  .note{align-self:center;text-align:center;max-width:90%}
+  .quick{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}
+  .chip,.helpful button,.stars button,input,textarea{border:1px solid #6e7781;background:#fff}
+  .chip{border-radius:16px;padding:5px 12px;font-size:14px}
+  .chip:hover{background:#f3f5f7}
+  .helpful{margin:4px 4px 0;display:flex;align-items:center;gap:6px}
+  .helpful button{border-radius:12px;padding:1px 10px}
+  .typing{padding:0 16px 6px}
+  .extra,.composer{border-top:1px solid #d8dee4;padding:10px 12px;gap:8px}
+  .extra p{margin:0}
+  .row{display:flex;gap:8px}
+  input,textarea{border-radius:8px;padding:8px 10px;font-size:16px}
+  .extra textarea{width:100%;resize:vertical}
+  .primary{border:0;border-radius:8px;padding:8px 14px;font-weight:600}
+  .link{background:none;border:0;padding:0;text-decoration:underline;font-size:14px;align-self:flex-start}
+  .stars{display:flex;gap:6px}
+  .stars button{flex:1;border-radius:8px;padding:6px 0}
+  .stars [aria-pressed=true]{background:var(--c);color:var(--on);border-color:var(--c)}
+  fieldset{border:0;margin:0;padding:0}
+  legend{padding:0;margin-bottom:6px;font-weight:600}
+  .composer{display:flex;align-items:flex-end}
+  .composer textarea{flex:1;resize:none;height:42px;max-height:120px}
+  .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+  @media (max-width:480px){.root{bottom:12px;right:12px}.root.left{left:12px}
+   .panel{position:fixed;inset:0;width:auto;height:auto;border-radius:0}.open .launcher{display:none}}
+  @media (prefers-reduced-motion:no-preference){.panel{animation:sb-in .15s ease-out}
+   @keyframes sb-in{from{transform:translateY(8px);opacity:0}}}
+  `;
 
-  // ------------------------------------------------------------ the UI
+  // ---- the UI
 
   const ui = {};
-  const id = (testid) => ({ 'data-testid': testid });
 
   function build() {
     const host = h('div', { id: 'supportbot-widget', ...id('supportbot-widget') });
     const shadow = host.attachShadow({ mode: 'open' });
     if ('adoptedStyleSheets' in shadow && 'replaceSync' in CSSStyleSheet.prototype) {
-      // A constructed sheet is not inline style: a host CSP without
-      // 'unsafe-inline' for styles does not block it.
+      // A constructed sheet passes a host CSP without 'unsafe-inline' styles.
       const sheet = new CSSStyleSheet();
       sheet.replaceSync(STYLES);
       shadow.adoptedStyleSheets = [sheet];
@@ -365,72 +333,70 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
       shadow.append(h('style', { text: STYLES }));
     }
 
-    ui.badge = h('span', { class: 'badge', hidden: true, 'aria-hidden': 'true' });
-    ui.launcher = h('button', { class: 'launcher', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'sb-panel',
-      ...id('launcher'), onclick: () => (isOpen() ? closePanel() : openPanel(true)) },
+    ui.badge = h('span.badge', { hidden: true, 'aria-hidden': 'true' });
+    ui.launcher = h('button.launcher', { 'aria-expanded': 'false', 'aria-controls': 'sb-panel', ...id('launcher'),
+      onclick: () => (isOpen() ? closePanel() : openPanel(true)) },
       icon('M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2zm3 6v2h10V9H7zm0 4v2h7v-2H7zM7 5v2h10V5H7z'),
       ui.badge);
 
-    ui.conn = h('div', { class: 'conn', ...id('connection') });
-    ui.end = h('button', { class: 'hbtn', type: 'button', text: 'End chat', ...id('end-chat'), onclick: endChat });
+    ui.conn = h('div.conn', id('connection'));
+    ui.end = h('button.hbtn', { text: 'End chat', ...id('end-chat'), onclick: endChat });
     const header = h('header', null,
-      h('div', { class: 'heading' }, h('h2', { id: 'sb-title', text: settings.title }), ui.conn),
+      h('div.heading', null, h('h2', { id: 'sb-title', text: settings.title }), ui.conn),
       ui.end,
-      h('button', { class: 'hbtn icon', type: 'button', 'aria-label': 'Close chat window', ...id('minimize'),
-        onclick: () => closePanel() },
+      h('button.hbtn.icon', { 'aria-label': 'Close chat window', ...id('minimize'), onclick: () => closePanel() },
         icon('M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z')));
 
-    ui.banner = h('div', { class: 'banner', role: 'status', hidden: true, ...id('banner') });
-    ui.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation', tabindex: '0', ...id('log') });
+    ui.banner = h('div.banner', { role: 'status', hidden: true, ...id('banner') });
+    ui.log = h('div.log', { role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation', tabindex: 0, ...id('log') });
     if (settings.greeting) {
-      ui.log.append(h('div', { class: 'msg bot intro', 'data-key': '0' }, h('div', { class: 'bubble' }, markdown(settings.greeting))));
+      ui.log.append(h('div.msg.bot.intro', { 'data-key': 0 }, h('div.bubble', null, markdown(settings.greeting))));
     }
-    ui.typing = h('div', { class: 'typing', hidden: true, ...id('typing') });
-    ui.alert = h('div', { class: 'error', role: 'alert', ...id('alert') });
-    ui.alertBox = h('div', { class: 'extra', hidden: true }, ui.alert);
+    ui.typing = h('div.typing', { hidden: true, ...id('typing') });
+    ui.alert = h('div.error', { role: 'alert', ...id('alert') });
+    ui.alertBox = h('div.extra', { hidden: true }, ui.alert);
 
-    // The email form, while waiting for an agent.
     ui.contactIntro = h('p', id('contact-intro'));
-    ui.email = h('input', { id: 'sb-email', type: 'email', autocomplete: 'email', maxlength: '254',
+    ui.email = h('input', { id: 'sb-email', type: 'email', autocomplete: 'email', maxlength: 254,
       'aria-describedby': 'sb-contact-error', ...id('email') });
-    ui.contactError = h('div', { id: 'sb-contact-error', class: 'error', role: 'alert', ...id('contact-error') });
+    ui.contactError = h('div.error', { id: 'sb-contact-error', role: 'alert', ...id('contact-error') });
     ui.contactForm = h('form', { novalidate: true, onsubmit: submitContact, ...id('contact-form') },
       h('label', { for: 'sb-email', text: 'Your email' }),
-      h('div', { class: 'row' }, ui.email, h('button', { class: 'primary', type: 'submit', text: 'Send', ...id('email-send') })),
+      h('div.row', null, ui.email, h('button.primary', { type: 'submit', text: 'Send', ...id('email-send') })),
       ui.contactError);
-    ui.contactToggle = h('button', { class: 'link', type: 'button', text: 'Leave your email instead', ...id('contact-toggle'),
+    ui.contactToggle = h('button.link', { text: 'Leave your email instead', ...id('contact-toggle'),
       onclick: () => { contactWanted = true; renderState(); ui.email.focus(); } });
-    ui.contact = h('div', { class: 'extra', hidden: true, ...id('contact') }, ui.contactIntro, ui.contactToggle, ui.contactForm);
+    ui.contact = h('div.extra', { hidden: true, ...id('contact') }, ui.contactIntro, ui.contactToggle, ui.contactForm);
 
-    // The CSAT survey, once closed.
-    ui.stars = [1, 2, 3, 4, 5].map((n) => h('button', { type: 'button', 'aria-pressed': 'false',
-      'aria-label': n + (n === 1 ? ' star' : ' stars'), text: n + '★', ...id('csat-' + n), onclick: () => pickStars(n) }));
-    ui.comment = h('textarea', { id: 'sb-comment', rows: '2', maxlength: '4000', ...id('survey-comment') });
-    ui.surveyError = h('div', { class: 'error', role: 'alert', ...id('survey-error') });
+    ui.stars = [1, 2, 3, 4, 5].map((n) => h('button', { 'aria-pressed': 'false', 'aria-label': n + (n === 1 ? ' star' : ' stars'),
+      text: n + '★', ...id('csat-' + n), onclick: () => pickStars(n) }));
+    ui.comment = h('textarea', { id: 'sb-comment', rows: 2, maxlength: 4000, ...id('survey-comment') });
+    ui.surveyError = h('div.error', { role: 'alert', ...id('survey-error') });
     ui.surveyForm = h('form', { onsubmit: submitSurvey, ...id('survey-form') },
-      h('fieldset', null, h('legend', { text: 'How was your chat?' }), h('div', { class: 'stars' }, ...ui.stars)),
+      h('fieldset', null, h('legend', { text: 'How was your chat?' }), h('div.stars', null, ...ui.stars)),
       h('label', { for: 'sb-comment', text: 'Anything to add? (optional)' }),
       ui.comment,
-      h('button', { class: 'primary', type: 'submit', text: 'Send feedback', ...id('survey-send') }),
+      h('button.primary', { type: 'submit', text: 'Send feedback', ...id('survey-send') }),
       ui.surveyError);
     ui.surveyThanks = h('p', { hidden: true, text: 'Thank you for your feedback!', ...id('survey-thanks') });
-    ui.survey = h('div', { class: 'extra', hidden: true, ...id('survey') }, ui.surveyForm, ui.surveyThanks);
+    ui.survey = h('div.extra', { hidden: true, ...id('survey') }, ui.surveyForm, ui.surveyThanks);
 
-    ui.input = h('textarea', { id: 'sb-input', rows: '1', maxlength: String(MAX_TEXT), placeholder: 'Type your message…',
-      'aria-label': 'Type your message', ...id('input'), onkeydown: onInputKey, oninput: onInputTyping });
-    const composer = h('form', { class: 'composer', ...id('composer'), onsubmit: (e) => { e.preventDefault(); sendTyped(); } },
-      ui.input, h('button', { class: 'primary', type: 'submit', text: 'Send', ...id('send') }));
+    ui.input = h('textarea', { id: 'sb-input', rows: 1, maxlength: MAX_TEXT, placeholder: 'Type your message…',
+      'aria-label': 'Type your message', ...id('input'), oninput: onInputTyping,
+      onkeydown: (e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) sendTyped(e); } });
+    const composer = h('form.composer', { ...id('composer'), onsubmit: sendTyped },
+      ui.input, h('button.primary', { type: 'submit', text: 'Send', ...id('send') }));
 
-    ui.panel = h('div', { id: 'sb-panel', class: 'panel', role: 'dialog', 'aria-labelledby': 'sb-title', hidden: true,
+    ui.panel = h('div.panel', { id: 'sb-panel', role: 'dialog', 'aria-labelledby': 'sb-title', hidden: true,
       ...id('panel'), onkeydown: (e) => { if (e.key === 'Escape') { e.stopPropagation(); closePanel(); } } },
       header, ui.banner, ui.log, ui.typing, ui.contact, ui.survey, ui.alertBox, composer);
 
-    ui.root = h('div', { class: 'root' + (settings.left ? ' left' : '') }, ui.panel, ui.launcher);
+    ui.root = h('div.root' + (settings.left ? '.left' : ''), null, ui.panel, ui.launcher);
     shadow.append(ui.root);
     document.body.append(host);
     renderBadge();
 
-    // The host page may open the chat from its own links: <a href="#" data-supportbot-open>.
+    // <a href="#" data-supportbot-open> on the host page opens the chat.
     document.addEventListener('click', (e) => {
       if (e.target instanceof Element && e.target.closest('[data-supportbot-open]')) {
         e.preventDefault();
@@ -439,44 +405,45 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     });
   }
 
-  // ------------------------------------------------------------ open / close
+  // ---- open / close
 
   let unread = 0;
   const isOpen = () => !ui.panel.hidden;
 
-  // `focus`: the visitor opened it (not a reload restoring an open panel).
+  function setOpen(open) {
+    ui.panel.hidden = !open;
+    ui.root.classList.toggle('open', open);
+    ui.launcher.setAttribute('aria-expanded', open);
+    session(open ? '1' : '0');
+  }
+
+  // `focus`: opened by the visitor, not restored by a reload.
   function openPanel(focus) {
-    ui.panel.hidden = false;
-    ui.root.classList.add('open');
-    ui.launcher.setAttribute('aria-expanded', 'true');
+    setOpen(true);
     unread = 0;
     renderBadge();
-    session('1');
     if (!ws) reconnectNow();
     scrollToEnd(true);
     if (focus) ui.input.focus();
   }
 
   function closePanel() {
-    ui.panel.hidden = true;
-    ui.root.classList.remove('open');
-    ui.launcher.setAttribute('aria-expanded', 'false');
-    session('0');
+    setOpen(false);
     ui.launcher.focus();
   }
 
   function renderBadge() {
     ui.badge.hidden = unread === 0;
-    ui.badge.textContent = unread > 9 ? '9+' : String(unread);
+    ui.badge.textContent = unread > 9 ? '9+' : unread;
     ui.launcher.setAttribute('aria-label', 'Open chat: ' + settings.title + (unread ? ' (' + unread + ' new)' : ''));
   }
 
-  // ------------------------------------------------------------ transcript
+  // ---- transcript
 
-  // Elements in the log are ordered by data-key: the seq for a stored
-  // message, seq + 0.5 for a status note, Infinity for a pending message.
+  // The log is ordered by data-key: seq for a message, seq + 0.5 for a note,
+  // Infinity for a pending message.
   function place(el, key) {
-    el.dataset.key = String(key);
+    el.dataset.key = key;
     let before = null;
     for (let c = ui.log.lastElementChild; c && Number(c.dataset.key) > key; c = c.previousElementSibling) before = c;
     ui.log.insertBefore(el, before);
@@ -487,21 +454,22 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     if (force || nearEnd()) ui.log.scrollTop = ui.log.scrollHeight;
   }
 
+  // `who` is for screen readers.
+  const bubble = (who, body) => h('div.bubble', null, h('span.sr', { text: who + ': ' }), h('div.body', id('text'), body));
+
   function messageElement(m) {
     const from = ['visitor', 'agent', 'system'].includes(m.from) ? m.from : 'bot';
-    if (from === 'system') return h('div', { class: 'note', 'data-seq': m.seq, text: m.text });
+    if (from === 'system') return h('div.note', { 'data-seq': m.seq, text: m.text });
     const who = from === 'visitor' ? 'You' : from === 'agent' ? m.agent || 'Agent' : 'Assistant';
-    const el = h('div', { class: 'msg ' + from, 'data-seq': m.seq, ...id('message-' + from) },
-      from === 'agent' ? h('div', { class: 'who', 'aria-hidden': 'true', text: who }) : null,
-      h('div', { class: 'bubble' }, h('span', { class: 'sr', text: who + ': ' }),
-        h('div', { class: 'body', ...id('text') }, from === 'visitor' ? m.text : markdown(m.text))));
+    const el = h('div.msg.' + from, { 'data-seq': m.seq, ...id('message-' + from) },
+      from === 'agent' ? h('div.who', { 'aria-hidden': 'true', text: who }) : null,
+      bubble(who, from === 'visitor' ? m.text : markdown(m.text)));
     if (from === 'bot' && m.decision === 'answer') el.append(helpfulElement(m));
     return el;
   }
 
-  // "Was this helpful?" under a bot answer: `feedback {seq, helpful}`.
   function helpfulElement(m) {
-    const box = h('div', { class: 'helpful', role: 'group', 'aria-label': 'Was this answer helpful?', ...id('helpful') });
+    const box = h('div.helpful', { role: 'group', 'aria-label': 'Was this answer helpful?', ...id('helpful') });
     const thanks = () => (box.textContent = 'Thanks for your feedback.');
     const rate = (yes) => {
       m.feedback = yes;
@@ -511,17 +479,17 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     };
     if (m.feedback !== undefined) thanks();
     else box.append('Was this helpful?',
-      h('button', { type: 'button', text: 'Yes', ...id('helpful-yes'), onclick: () => rate(true) }),
-      h('button', { type: 'button', text: 'No', ...id('helpful-no'), onclick: () => rate(false) }));
+      h('button', { text: 'Yes', ...id('helpful-yes'), onclick: () => rate(true) }),
+      h('button', { text: 'No', ...id('helpful-no'), onclick: () => rate(false) }));
     return box;
   }
 
-  // Shows a stored message (from the server, or the saved transcript).
+  // `live`: just received, not restored from storage.
   function addMessage(m, live) {
-    if (model.messages.has(m.seq) && ui.log.querySelector('[data-seq="' + m.seq + '"]')) return; // seen
+    if (model.messages.has(m.seq) && seqEl(m.seq)) return; // seen
     model.messages.set(m.seq, m);
     while (model.messages.has(model.lastSeq + 1)) model.lastSeq++;
-    // Our own message, delivered (an ack lost in a drop, or sent by another tab).
+    // Our own, delivered (its ack lost in a drop, or sent by another tab).
     if (m.from === 'visitor' && m.client_msg_id) settle(m.client_msg_id);
     const stick = nearEnd();
     const el = messageElement(m);
@@ -535,26 +503,29 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     if (live && m.from === 'visitor') scrollToEnd(true);
     else if (stick) {
       // A new answer taller than the log is shown from its start.
-      ui.log.scrollTop =
-        el.offsetHeight > ui.log.clientHeight ? el.offsetTop - ui.log.offsetTop - 8 : ui.log.scrollHeight;
+      ui.log.scrollTop = el.offsetHeight > ui.log.clientHeight ? el.offsetTop - ui.log.offsetTop - 8 : ui.log.scrollHeight;
     }
   }
 
+  const seqEl = (seq) => ui.log.querySelector('[data-seq="' + seq + '"]');
   const pendingEl = (cmid) => ui.log.querySelector('[data-client-msg-id="' + CSS.escape(cmid) + '"]');
+  const outboxed = (cmid) => model.outbox.find((o) => o.id === cmid);
 
-  // A client_msg_id is done: off the outbox, its pending bubble gone.
-  function settle(cmid) {
+  // A client_msg_id is done: its pending bubble goes, or says why it was refused.
+  function settle(cmid, refused) {
     finished.add(cmid);
     inflight.delete(cmid);
     model.outbox = model.outbox.filter((o) => o.id !== cmid);
     const el = pendingEl(cmid);
-    if (el) el.remove();
+    if (el && refused) {
+      el.classList.add('failed');
+      el.querySelector('.tag').textContent = refused;
+    } else if (el) el.remove();
   }
 
   function pendingElement(o) {
-    return h('div', { class: 'msg visitor pending', 'data-client-msg-id': o.id, ...id('message-pending') },
-      h('div', { class: 'bubble' }, h('span', { class: 'sr', text: 'You: ' }), h('div', { class: 'body', ...id('text') }, o.text)),
-      h('div', { class: 'tag', ...id('pending-tag') }));
+    return h('div.msg.visitor.pending', { 'data-client-msg-id': o.id, ...id('message-pending') },
+      bubble('You', o.text), h('div.tag', id('pending-tag')));
   }
 
   function renderPendingTags() {
@@ -562,38 +533,34 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     for (const el of ui.log.querySelectorAll('.pending:not(.failed) .tag')) el.textContent = text;
   }
 
-  // Quick replies are offered under the newest message only, while the
-  // visitor has not answered it.
+  // Quick replies: under the newest message, until the visitor answers.
   function refreshQuickReplies() {
     for (const q of ui.log.querySelectorAll('.quick')) q.remove();
     const newest = Math.max(0, ...model.messages.keys());
     const m = model.messages.get(newest);
-    const el = ui.log.querySelector('[data-seq="' + newest + '"]');
-    if (model.outbox.length || !m || m.from === 'visitor' || !Array.isArray(m.quick_replies) || !el) return;
-    const box = h('div', { class: 'quick', role: 'group', 'aria-label': 'Suggested replies', ...id('quick-replies') });
-    for (const q of m.quick_replies.slice(0, 8)) {
+    const el = seqEl(newest);
+    if (model.outbox.length || !m || m.from === 'visitor' || !el) return;
+    const box = h('div.quick', { role: 'group', 'aria-label': 'Suggested replies', ...id('quick-replies') });
+    for (const q of asArray(m.quick_replies).slice(0, 8)) {
       const label = isStr(q) ? q : q && isStr(q.label) ? q.label : '';
-      const payload = q && isStr(q.payload) && q.payload ? q.payload : undefined;
-      if (label) box.append(h('button', { type: 'button', class: 'chip', text: label, ...id('quick-reply'),
-        onclick: () => queueMessage(label, payload) }));
+      const payload = (q && isStr(q.payload) && q.payload) || undefined;
+      if (label) box.append(h('button.chip', { text: label, ...id('quick-reply'), onclick: () => queueMessage(label, payload) }));
     }
     if (box.childElementCount) el.append(box);
   }
 
-  // A status line (not stored: agent joined or left, chat ended).
+  // A status line (not stored).
   function addNote(text) {
-    place(h('div', { class: 'note', role: 'note', text, ...id('note') }), model.lastSeq + 0.5);
+    place(h('div.note', { role: 'note', text, ...id('note') }), model.lastSeq + 0.5);
     scrollToEnd(false);
   }
 
   function clearTranscript() {
     model.messages.clear();
-    for (const el of Array.from(ui.log.children)) {
-      if (!el.classList.contains('intro') && !el.classList.contains('pending')) el.remove();
-    }
+    for (const el of Array.from(ui.log.children)) if (!el.matches('.intro, .pending')) el.remove();
   }
 
-  // ------------------------------------------------------------ state, banner, forms
+  // ---- state, banner, forms
 
   let contactWanted = false; // the visitor asked for the email form
   let contactSent = '';
@@ -617,14 +584,11 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     ui.banner.textContent = banner;
     ui.banner.hidden = !banner;
 
-    const queued = s === 'queued';
-    const showForm = queued && (q.no_agents || contactWanted);
-    ui.contact.hidden = !queued;
-    ui.contactIntro.textContent = q.after_hours
-      ? 'Our team is away right now (outside opening hours). Leave your email and we will get back to you.'
-      : q.no_agents
-        ? 'No one is available right now. Leave your email and we will get back to you.'
-        : 'Prefer not to wait? Leave your email and we will reply later.';
+    const showForm = s === 'queued' && (q.no_agents || contactWanted);
+    const later = ' Leave your email and we will get back to you.';
+    ui.contact.hidden = s !== 'queued';
+    ui.contactIntro.textContent = q.after_hours ? 'Our team is away right now (outside opening hours).' + later
+      : q.no_agents ? 'No one is available right now.' + later : 'Prefer not to wait? Leave your email and we will reply later.';
     ui.contactForm.hidden = !showForm;
     ui.contactToggle.hidden = showForm;
     ui.survey.hidden = s !== 'closed' || (model.surveyDone && ui.surveyThanks.hidden);
@@ -654,8 +618,7 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     if (f.state === 'closed' && before !== 'closed') {
       addNote('Chat ended.');
       model.surveyDone = f.survey !== true;
-      ui.surveyForm.hidden = false;
-      ui.surveyThanks.hidden = true;
+      showSurveyForm(true);
     }
     if (f.state === 'ticket') ui.contactError.textContent = '';
     renderState();
@@ -668,7 +631,7 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     // As the server checks it (docs/agents.md): one @, a dotted domain, no spaces.
     const ok = email.length <= 254 && /^[^\s@<>,;"]+@[^\s@<>,;".]+(\.[^\s@<>,;".]+)+$/.test(email);
     ui.contactError.textContent = ok ? '' : 'Please enter a valid email address, like name@example.com.';
-    ui.email.setAttribute('aria-invalid', String(!ok));
+    ui.email.setAttribute('aria-invalid', !ok);
     if (!ok) return ui.email.focus();
     contactSent = email;
     sendControl({ type: 'contact', email });
@@ -676,8 +639,13 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
 
   function pickStars(n) {
     surveyStars = n;
-    ui.stars.forEach((b, i) => b.setAttribute('aria-pressed', String(i + 1 === n)));
+    ui.stars.forEach((b, i) => b.setAttribute('aria-pressed', i + 1 === n));
     ui.surveyError.textContent = '';
+  }
+
+  function showSurveyForm(show) {
+    ui.surveyForm.hidden = !show;
+    ui.surveyThanks.hidden = show;
   }
 
   function submitSurvey(e) {
@@ -686,11 +654,9 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
       ui.surveyError.textContent = 'Please pick 1 to 5 stars.';
       return ui.stars[0].focus();
     }
-    const comment = ui.comment.value.trim();
-    sendControl(comment ? { type: 'survey', csat: surveyStars, comment } : { type: 'survey', csat: surveyStars });
+    sendControl({ type: 'survey', csat: surveyStars, comment: ui.comment.value.trim() || undefined });
     model.surveyDone = true;
-    ui.surveyForm.hidden = true;
-    ui.surveyThanks.hidden = false;
+    showSurveyForm(false);
     save();
     renderState();
   }
@@ -707,14 +673,7 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     if (on) typingTimer = setTimeout(() => showTyping(false), 8000); // a lost "off"
   }
 
-  // ------------------------------------------------------------ sending
-
-  function onInputKey(e) {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      sendTyped();
-    }
-  }
+  // ---- sending
 
   // The visitor's typing matters to an agent only.
   let typingOn = false;
@@ -731,7 +690,8 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     typingOn = false;
   }
 
-  function sendTyped() {
+  function sendTyped(e) {
+    e.preventDefault();
     const text = ui.input.value;
     if (!text.trim()) return;
     if ([...text].length > MAX_TEXT) return showAlert('That message is too long (at most ' + MAX_TEXT + ' characters).');
@@ -760,8 +720,7 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     for (const o of model.outbox) {
       if (inflight.has(o.id)) continue;
       inflight.set(o.id, Date.now());
-      sendFrame(o.payload ? { type: 'message', client_msg_id: o.id, text: o.text, payload: o.payload }
-        : { type: 'message', client_msg_id: o.id, text: o.text });
+      sendFrame({ type: 'message', client_msg_id: o.id, text: o.text, payload: o.payload });
     }
     renderPendingTags();
   }
@@ -775,8 +734,7 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
   }
 
   function onAck(f) {
-    const o = model.outbox.find((x) => x.id === f.client_msg_id);
-    inflight.delete(f.client_msg_id);
+    const o = outboxed(f.client_msg_id);
     if (!o) return; // settled already (the replay came first)
     settle(o.id);
     if (!model.messages.has(f.seq)) {
@@ -786,34 +744,24 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
   }
 
   let retryTimer = 0;
-
   function onError(f) {
-    const o = f.client_msg_id && model.outbox.find((x) => x.id === f.client_msg_id);
+    const o = f.client_msg_id && outboxed(f.client_msg_id);
     const text = isStr(f.message) ? f.message : 'Something went wrong (' + f.code + ').';
     if (o) {
       inflight.delete(o.id);
-      // Not stored, for now: the same client_msg_id goes again a little later.
+      // Not stored yet: the same client_msg_id goes again soon.
       if (f.code === 'rate_limited' || f.code === 'unavailable') {
         clearTimeout(retryTimer);
         retryTimer = setTimeout(flushOutbox, f.code === 'rate_limited' ? 5000 : 2000);
         return;
       }
-      // Refused (too long, conflict, internal...): said on the bubble.
-      finished.add(o.id);
-      model.outbox = model.outbox.filter((x) => x !== o);
-      const el = pendingEl(o.id);
-      if (el) {
-        el.classList.add('failed');
-        el.querySelector('.tag').textContent = 'Not sent: ' + text;
-      }
+      settle(o.id, 'Not sent: ' + text); // refused: too long, a conflict...
       save();
     } else if (!ui.contactForm.hidden && !ui.contact.hidden && (f.code === 'bad_field' || f.code === 'bad_state')) {
       ui.contactError.textContent = text;
     } else if (!ui.survey.hidden && f.code === 'bad_state') {
       ui.surveyError.textContent = text;
-    } else {
-      showAlert(text);
-    }
+    } else showAlert(text);
   }
 
   let alertTimer = 0;
@@ -824,7 +772,7 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     alertTimer = setTimeout(() => (ui.alertBox.hidden = true), 8000);
   }
 
-  // ------------------------------------------------------------ connection
+  // ---- connection
 
   let ws = null;
   let welcomed = false;
@@ -832,15 +780,10 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
   let reconnectTimer = 0;
   let connectStarted = 0;
 
-  const ready = () => ws !== null && welcomed && ws.readyState === WebSocket.OPEN;
+  const ready = () => welcomed && ws.readyState === WebSocket.OPEN;
 
-  function sendFrame(f) {
-    try {
-      ws.send(JSON.stringify(f));
-    } catch (e) {
-      /* closing: the outbox sends it again */
-    }
-  }
+  // JSON leaves undefined fields out. A throw means closing: the outbox resends.
+  const sendFrame = (f) => safely(() => ws.send(JSON.stringify(f)));
 
   function setConn(text) {
     ui.conn.textContent = text;
@@ -851,8 +794,7 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     if (ws || reconnectTimer) return;
     if (navigator.onLine === false) return setConn('Offline'); // the online event reconnects
     if (!model.token) {
-      // Another tab may have started the conversation since this page
-      // loaded: join it (the server replays it all) rather than start a second.
+      // Another tab may have started one since: join it rather than start a second.
       const s = readStore();
       if (isStr(s.token) && s.token && isStr(s.conversation_id)) {
         model.token = s.token;
@@ -861,23 +803,13 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     }
     connectStarted = Date.now();
     setConn('Connecting…');
-    let sock;
-    try {
-      sock = new WebSocket(WS_URL);
-    } catch (e) {
-      return scheduleReconnect();
-    }
+    const sock = safely(() => new WebSocket(WS_URL));
+    if (!sock) return scheduleReconnect();
     ws = sock;
-    welcomed = false;
     sock.onopen = () =>
       sock.send(JSON.stringify(model.token ? { type: 'hello', token: model.token, last_seq: model.lastSeq } : { type: 'hello' }));
     sock.onmessage = (e) => {
-      let f = null;
-      try {
-        f = JSON.parse(e.data);
-      } catch (err) {
-        /* not ours to fix */
-      }
+      const f = safely(() => JSON.parse(e.data));
       if (sock === ws && f && typeof f === 'object') onFrame(f);
     };
     sock.onclose = () => {
@@ -899,17 +831,14 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
   // Exponential backoff with jitter, so a restarted server is not stormed.
   function scheduleReconnect() {
     if (reconnectTimer) return;
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, attempt++));
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = 0;
-      connect();
-    }, ceiling / 2 + Math.random() * (ceiling / 2));
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt++);
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    reconnectTimer = setTimeout(() => { reconnectTimer = 0; connect(); }, delay);
   }
 
   function reconnectNow() {
     clearTimeout(reconnectTimer);
-    reconnectTimer = 0;
-    attempt = 0;
+    reconnectTimer = attempt = 0;
     connect();
   }
 
@@ -920,8 +849,8 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     sock.close();
   }
 
-  // A connection that stopped answering (half-open TCP, a sleeping laptop)
-  // shows as a welcome or an ack that does not come: it is replaced.
+  // A welcome or ack that does not come means a dead connection (half-open
+  // TCP, a sleeping laptop): it is replaced.
   setInterval(() => {
     const now = Date.now();
     if (ws && !welcomed && now - connectStarted > CONNECT_TIMEOUT_MS) return disconnect();
@@ -957,8 +886,8 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
   function onWelcome(f) {
     if (!isStr(f.token) || !isStr(f.conversation_id)) return;
     if (f.conversation_id !== model.conversationId) {
-      // A new conversation (a first visit, or the server no longer knows
-      // ours): the old transcript goes; the outbox goes to the new one.
+      // A new conversation (first visit, or ours unknown to the server): the
+      // transcript goes, the outbox goes to it.
       clearTranscript();
       model.lastSeq = 0;
       model.surveyDone = false;
@@ -979,22 +908,22 @@ legend{padding:0;margin-bottom:6px;font-weight:600}
     while (control.length) sendFrame(control.shift());
   }
 
-  // ------------------------------------------------------------ start
+  // ---- start
 
   function start() {
     load();
     build();
-    for (const m of Array.from(model.messages.values()).sort((a, b) => a.seq - b.seq)) addMessage(m, false);
+    for (const m of bySeq(model.messages)) addMessage(m, false);
     for (const o of model.outbox) place(pendingElement(o), Infinity);
     refreshQuickReplies();
     renderState();
     // A conversation in progress reconnects at once (agent replies, the
-    // unread badge); a first visit or a closed chat when the visitor opens it.
+    // unread badge); a first visit or a closed chat when the panel opens.
     if (session() === '1') openPanel(false);
     else if ((model.token && model.state !== 'closed') || model.outbox.length) connect();
     else setConn('');
   }
 
   if (document.body) start();
-  else document.addEventListener('DOMContentLoaded', start, { once: true });
+  else document.addEventListener('DOMContentLoaded', start);
 })();

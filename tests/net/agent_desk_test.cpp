@@ -283,7 +283,7 @@ TEST_CASE("a visitor who comes back to a waiting conversation hears their place 
   CHECK(st.at("no_agents").as_bool());
 }
 
-TEST_CASE("the conversation frame says why and which team; errors name the agent's message") {
+TEST_CASE("the conversation frame says why and which team, and errors name the agent message") {
   chat_server s;
   auto alice = new_console(s, "alice");
   auto [visitor, id] = handed_off(s);
