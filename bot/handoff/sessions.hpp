@@ -23,6 +23,9 @@ struct agent_session {
   bool admin = false;
   int max_chats = 5;
   std::int64_t expires_ms = 0;
+  // The account's stored password hash at login: a session ends when the
+  // account is disabled or its password changes (agent_session checks).
+  std::string credential;
 };
 
 class session_table {

@@ -302,6 +302,7 @@ asio::awaitable<void> agent_auth::handle(const request& req, const std::string& 
   s.teams = a.teams;
   s.admin = a.admin;
   s.max_chats = a.max_chats;
+  s.credential = a.password_hash;
   s.expires_ms = clock_.now_ms() + std::int64_t(cfg_.agents.session_ttl_s) * 1000;
   const std::string body = agent_json(s);
   const std::string token = sessions_.create(std::move(s), clock_.now_ms());

@@ -85,6 +85,19 @@ asio::awaitable<void> agent_session::watch_login() {
       begin_close(static_cast<std::uint16_t>(websocket::close_code::policy_error));
       break;
     }
+    // `supportbot agent disable` or `passwd` (another process) changes the
+    // account in the database: every session of it ends.
+    env_.db.find_agent(who_.name, [self, this](core::result<store::agent_row> r) {
+      const bool gone = !r.ok() && r.error().code() == core::errc::not_found;
+      const bool changed =
+          r.ok() && (r.value().disabled || r.value().password_hash != who_.credential);
+      if (!gone && !changed) return;
+      asio::post(ws_.get_executor(), [self, this] {
+        const std::size_t ended = env_.auth.sessions().erase_agent(who_.name);
+        core::log::info("agent_ws_account_changed", {{"agent", who_.name}, {"sessions", ended}});
+        begin_close(static_cast<std::uint16_t>(websocket::close_code::policy_error));
+      });
+    });
   }
 }
 

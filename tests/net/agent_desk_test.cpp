@@ -325,3 +325,24 @@ TEST_CASE("a closed conversation takes one survey per close") {
   CHECK(s.query_int("SELECT count(*) FROM surveys WHERE conversation_id = '" + id + "'") == 1);
   CHECK(s.query_int("SELECT csat FROM surveys WHERE conversation_id = '" + id + "'") == 5);
 }
+
+TEST_CASE("disabling an account or changing its password closes its consoles within seconds") {
+  chat_server s;
+  auto alice = new_console(s, "alice");
+  auto bob = new_console(s, "bob");
+  const std::string bob_cookie = cookie_of(login(s.port, "bob", "bob's password"));
+  REQUIRE(store::wait_done([&](store::done_callback done) {
+            s.db->set_agent_disabled("alice", true, done);
+          }).ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(alice->wait_closed(6000));
+  CHECK(alice->close_code() == 1008);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  // A new password ends Bob's sessions too, his other logins included.
+  REQUIRE(store::wait_done([&](store::done_callback done) {
+            s.db->set_agent_password("bob", handoff::hash_password("a new password!", 1000).value(),
+                                     done);
+          }).ok());
+  CHECK(bob->wait_closed(6000));
+  CHECK(get_me(s.port, bob_cookie).status == 401);
+}
