@@ -109,6 +109,28 @@ status check_origin(std::string_view o) {
   return {};
 }
 
+// The port of "host[:port][/...]", if any, is 1-65535 (IPv6 hosts in brackets).
+bool url_port_ok(std::string_view rest) {
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (!rest.empty() && rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) return false;
+    rest = rest.substr(close + 1);
+    if (rest.empty()) return true;
+    if (rest.front() != ':') return false;
+  } else {
+    const auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos) return true;
+    rest = rest.substr(colon);
+  }
+  const std::string_view port = rest.substr(1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  const int n = std::stoi(std::string(port));
+  return n >= 1 && n <= 65535;
+}
+
 const std::vector<entry>& table() {
   static const std::vector<entry> t = [] {
     std::vector<entry> v;
@@ -240,7 +262,8 @@ const std::vector<entry>& table() {
           const bool scheme = u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
           const std::size_t host = u.find("://") + 3;
           if (!scheme || u.size() <= host || u.size() > 2048 ||
-              u.find_first_of(" \t\r\n") != std::string::npos || u[host] == '/' || u[host] == ':') {
+              u.find_first_of(" \t\r\n@") != std::string::npos || u[host] == '/' || u[host] == ':' ||
+              !url_port_ok(std::string_view(u).substr(host))) {
             return invalid_argument("webhooks.urls: '" + u +
                                     "' is not a URL like https://hooks.example/supportbot");
           }

@@ -41,9 +41,12 @@ bool session_table::erase(std::string_view token) {
   return by_token_.erase(std::string(token)) > 0;
 }
 
-std::size_t session_table::erase_agent(std::string_view name) {
+std::size_t session_table::erase_agent(std::string_view name, std::string_view keep_credential) {
   std::lock_guard lock(mu_);
-  return std::erase_if(by_token_, [&](const auto& e) { return e.second.name == name; });
+  return std::erase_if(by_token_, [&](const auto& e) {
+    return e.second.name == name &&
+           (keep_credential.empty() || e.second.credential != keep_credential);
+  });
 }
 
 std::size_t session_table::size() const {

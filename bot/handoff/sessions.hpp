@@ -40,8 +40,10 @@ class session_table {
   std::optional<agent_session> find(std::string_view token, std::int64_t now_ms);
   // Ends one session; false when there was none.
   bool erase(std::string_view token);
-  // Ends every session of agent `name` (disabled, password changed); how many.
-  std::size_t erase_agent(std::string_view name);
+  // Ends every session of agent `name` (disabled), or, with
+  // `keep_credential`, those made with another password hash (the password
+  // changed: logins with the new one stay); how many.
+  std::size_t erase_agent(std::string_view name, std::string_view keep_credential = {});
   std::size_t size() const;
 
  private:

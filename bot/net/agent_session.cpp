@@ -77,28 +77,34 @@ asio::awaitable<void> agent_session::watch_login() {
   auto self = shared_from_this();
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (open_ && close_code_ == 0) {
-    timer.expires_after(k_login_check);
-    co_await timer.async_wait(use_tuple);
-    if (!open_) break;
     if (!env_.auth.sessions().find(token_, core::system_clock::instance().now_ms())) {
       core::log::info("agent_ws_logged_out", {{"agent", who_.name}});
       begin_close(static_cast<std::uint16_t>(websocket::close_code::policy_error));
       break;
     }
-    // `supportbot agent disable` or `passwd` (another process) changes the
-    // account in the database: every session of it ends.
-    env_.db.find_agent(who_.name, [self, this](core::result<store::agent_row> r) {
-      const bool gone = !r.ok() && r.error().code() == core::errc::not_found;
-      const bool changed =
-          r.ok() && (r.value().disabled || r.value().password_hash != who_.credential);
-      if (!gone && !changed) return;
-      asio::post(ws_.get_executor(), [self, this] {
-        const std::size_t ended = env_.auth.sessions().erase_agent(who_.name);
-        core::log::info("agent_ws_account_changed", {{"agent", who_.name}, {"sessions", ended}});
-        begin_close(static_cast<std::uint16_t>(websocket::close_code::policy_error));
-      });
-    });
+    check_account();
+    timer.expires_after(k_login_check);
+    co_await timer.async_wait(use_tuple);
   }
+}
+
+// `supportbot agent disable` or `passwd` (another process) changes the
+// account in the database: its sessions end (after a new password, those
+// made with the old one).
+void agent_session::check_account() {
+  env_.db.find_agent(who_.name, [self = shared_from_this()](core::result<store::agent_row> r) {
+    const bool gone = !r.ok() && r.error().code() == core::errc::not_found;
+    const bool disabled = r.ok() && r.value().disabled;
+    const bool new_password = r.ok() && r.value().password_hash != self->who_.credential;
+    if (!gone && !disabled && !new_password) return;
+    const std::string keep = gone || disabled ? std::string() : r.value().password_hash;
+    asio::post(self->ws_.get_executor(), [self, keep] {
+      const std::size_t ended = self->env_.auth.sessions().erase_agent(self->who_.name, keep);
+      core::log::info("agent_ws_account_changed",
+                      {{"agent", self->who_.name}, {"sessions", ended}});
+      self->begin_close(static_cast<std::uint16_t>(websocket::close_code::policy_error));
+    });
+  });
 }
 
 void agent_session::handle(std::string_view text) {

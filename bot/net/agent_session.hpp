@@ -65,6 +65,7 @@ class agent_session final : public agent_link, public std::enable_shared_from_th
   void on_written() {}
   void begin_close(std::uint16_t code);
   boost::asio::awaitable<void> watch_login();
+  void check_account();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   agent_env& env_;

@@ -639,6 +639,7 @@ void conversation::push_work(queued_work item) {
     if (auto* a = std::get_if<state_data::queued_agent>(&w); a && a->kind != visitor_ticket) {
       agent_error(a->agent, protocol::errc::rate_limited, "too many actions at once; slow down",
                   a->client_msg_id);
+      if (a->kind == claim && hub_->agents_desk) hub_->agents_desk->offer_done(id_, true);
     } else {
       std::shared_ptr<visitor_link> link;
       if (auto* c = std::get_if<state_data::queued_close>(&w)) link = c->from.lock();
@@ -888,7 +889,12 @@ void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id,
   const std::int64_t now = hub_->clock.now_ms();
   if (kind == claim) {
     if (s.state != "queued" && s.state != "ticket") {
-      if (desk* d = hub_->agents_desk) d->offer_done(id_);  // an auto-assignment, perhaps
+      if (desk* d = hub_->agents_desk) {
+        d->offer_done(id_, true);  // an auto-assignment, perhaps
+        // The desk thought it waited (a stale entry, e.g. loaded at start
+        // while the visitor closed it): it does not.
+        d->dequeued(id_);
+      }
       agent_error(
           a, s.state == "agent" ? protocol::errc::already_claimed : protocol::errc::bad_state,
           s.state == "agent" ? "another agent took this conversation"
@@ -1061,7 +1067,7 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
   }
   if (!r.ok() && p.agent_kind >= 0) {
     const core::status& st = r.error();
-    if (p.agent_kind == claim && hub_->agents_desk) hub_->agents_desk->offer_done(id_);
+    if (p.agent_kind == claim && hub_->agents_desk) hub_->agents_desk->offer_done(id_, true);
     if (p.agent_kind == claim && st.code() == core::errc::conflict) {
       agent_error(p.agent, protocol::errc::already_claimed, "another agent took this conversation");
     } else {

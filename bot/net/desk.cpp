@@ -133,6 +133,7 @@ void desk::dequeued(const std::string& conversation_id, bool claimed) {
     if (waits.size() > k_recent_waits) waits.pop_front();
   }
   queue_.erase(it);
+  cooling_.erase(conversation_id);
   finish(lock, true, false);
 }
 
@@ -177,9 +178,11 @@ std::vector<std::string> desk::held_by(std::int64_t agent_id) const {
   return out;
 }
 
-void desk::offer_done(const std::string& conversation_id) {
+void desk::offer_done(const std::string& conversation_id, bool failed) {
   std::unique_lock lock(mu_);
-  // A failed offer frees the slot it reserved; the queue may go to someone else.
+  // A failed offer frees the slot it reserved, and waits for the next tick
+  // before it is offered again (a store under load must not be hammered).
+  if (failed && queue_.contains(conversation_id)) cooling_.insert(conversation_id);
   if (offered_.erase(conversation_id) > 0) finish(lock, false, false);
 }
 
@@ -218,6 +221,7 @@ void desk::tick() {
   const bool open = opt_.hours.open_at(clock_.now_ms());
   const bool hours_changed = open != was_open_;
   was_open_ = open;
+  cooling_.clear();
   finish(lock, hours_changed, false);
 }
 
@@ -281,27 +285,40 @@ std::vector<desk::offer> desk::assign() {
   if (!assigner_ || queue_.empty()) return out;
   const std::int64_t now = clock_.now_ms();
   if (!opt_.hours.open_at(now)) return out;
+  // Each agent's room, once: online and under max_chats (by id: agents_ is a map).
+  struct room {
+    const agent_state* a;
+    int free;
+  };
+  std::vector<room> rooms;
+  for (const auto& [id, a] : agents_) {
+    if (status_of(id, now) != "online") continue;
+    const int free = a.info.max_chats - load_of(id);
+    if (free > 0) rooms.push_back({&a, free});
+  }
+  if (rooms.empty()) return out;
   std::vector<const waiting*> order;
   for (const auto& [id, w] : queue_) {
     // (A claimed conversation is held a moment before it leaves the queue.)
-    if (!offered_.contains(id) && !holder_.contains(id)) order.push_back(&w);
+    if (!offered_.contains(id) && !holder_.contains(id) && !cooling_.contains(id))
+      order.push_back(&w);
   }
   std::sort(order.begin(), order.end(), older<waiting>);
   for (const waiting* w : order) {
-    std::vector<const agent_state*> candidates;  // by id: agents_ is a map
-    for (const auto& [id, a] : agents_) {
-      if (serves(a.info, w->team) && status_of(id, now) == "online" &&
-          load_of(id) < a.info.max_chats)
-        candidates.push_back(&a);
-    }
-    if (candidates.empty()) continue;
     const std::int64_t last = last_assigned_[w->team];
-    const auto next = std::find_if(candidates.begin(), candidates.end(),
-                                   [&](const agent_state* a) { return a->info.id > last; });
-    const agent_state* to = next != candidates.end() ? *next : candidates.front();
-    offered_[w->conversation_id] = to->info.id;
-    last_assigned_[w->team] = to->info.id;
-    out.push_back({w->conversation_id, to->info});
+    room* first = nullptr;
+    room* next = nullptr;
+    for (auto& r : rooms) {
+      if (r.free <= 0 || !serves(r.a->info, w->team)) continue;
+      if (!first) first = &r;
+      if (!next && r.a->info.id > last) next = &r;
+    }
+    room* to = next ? next : first;
+    if (!to) continue;
+    --to->free;
+    offered_[w->conversation_id] = to->a->info.id;
+    last_assigned_[w->team] = to->a->info.id;
+    out.push_back({w->conversation_id, to->a->info});
   }
   return out;
 }

@@ -128,7 +128,9 @@ class desk {
   // dequeued()+held() on success and offer_done() in any case. Unset = off.
   using assigner = std::function<void(const std::string& conversation_id, const agent_info& to)>;
   void set_assigner(assigner a);
-  void offer_done(const std::string& conversation_id);
+  // `failed`: the claim was refused (or could not be stored); the
+  // conversation is not offered again before the next tick.
+  void offer_done(const std::string& conversation_id, bool failed = false);
 
   // Every few seconds: heartbeats that stopped turn agents away, the hours
   // open and close, waits grow.
@@ -178,6 +180,7 @@ class desk {
   std::map<std::string, ticket> tickets_;
   std::map<std::string, std::int64_t> holder_;   // conversation -> agent (state agent)
   std::map<std::string, std::int64_t> offered_;  // auto-claims in flight
+  std::set<std::string> cooling_;                // failed offers, until the next tick
   std::map<std::string, std::int64_t> last_assigned_;  // per team: round-robin cursor
   std::map<std::string, std::deque<std::int64_t>> recent_waits_ms_;  // per team, the last 20 claims
   bool was_open_;  // at the last tick

@@ -646,7 +646,9 @@ void server::impl::release_ip(const std::string& ip) {
 void server::impl::unregister(std::uint64_t id) {
   std::lock_guard lock(mu);
   connections.erase(id);
-  if (stopping.load() && connections.empty() && grace_timer) {
+  // A webhook attempt in flight keeps the grace period running: it ends the
+  // workers (ioc.stop) rather than waiting out the attempt's timeouts.
+  if (stopping.load() && connections.empty() && grace_timer && (!hooks || hooks->idle())) {
     asio::post(ioc, [this] {
       if (grace_timer) grace_timer->cancel();
     });
@@ -698,7 +700,7 @@ void server::impl::begin_stop() {
     }
   });
   std::lock_guard lock(mu);
-  if (connections.empty()) grace_timer->cancel();
+  if (connections.empty() && (!hooks || hooks->idle())) grace_timer->cancel();
 }
 
 void server::impl::tick_desk() {

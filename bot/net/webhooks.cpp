@@ -143,6 +143,8 @@ webhooks::~webhooks() { stop(); }
 
 const webhooks::counters& webhooks::stats() const { return impl_->stats; }
 
+bool webhooks::idle() const { return impl_->pending.load() == 0; }
+
 void webhooks::publish(std::string_view type, const std::string& conversation_id,
                        const std::string& data_json, std::int64_t ts_ms) {
   auto& s = *impl_;
@@ -235,13 +237,14 @@ asio::awaitable<unsigned> webhooks::impl::attempt(const delivery& d) {
   const webhook_url& u = urls[d.url];
   const auto ex = co_await asio::this_coro::executor;
   const auto timeout = std::chrono::seconds(cfg.timeout_s);
-  tcp::resolver resolver(ex);
+  // The guard's handler may run after this frame is gone: it holds the resolver.
+  auto resolver = std::make_shared<tcp::resolver>(ex);
   asio::steady_timer resolve_guard(ex);
   resolve_guard.expires_after(timeout);
-  resolve_guard.async_wait([&resolver](beast::error_code ec) {
-    if (!ec) resolver.cancel();
+  resolve_guard.async_wait([resolver](beast::error_code ec) {
+    if (!ec) resolver->cancel();
   });
-  auto [rec, endpoints] = co_await resolver.async_resolve(u.host, u.port, use_tuple);
+  auto [rec, endpoints] = co_await resolver->async_resolve(u.host, u.port, use_tuple);
   resolve_guard.cancel();
   if (rec) co_return 0;
   beast::tcp_stream tcp_stream(ex);

@@ -50,6 +50,8 @@ class webhooks {
     std::atomic<std::uint64_t> dropped{0};  // never queued: too many pending
   };
   const counters& stats() const;
+  // No delivery is pending (none queued, waiting or in flight).
+  bool idle() const;
   // Prometheus text of the counters.
   std::string render_metrics() const;
 

@@ -108,3 +108,21 @@ TEST_CASE("every key is settable from its own printed default") {
     CHECK(set_config_value(c, k.name, text).ok());
   }
 }
+
+TEST_CASE("webhook URLs and secrets are checked when the config is read") {
+  bot::core::config c;
+  using bot::core::set_config_list;
+  CHECK(set_config_list(c, "webhooks.urls", {"https://hooks.example/x", "http://[::1]:8081/h"}).ok());
+  for (const char* bad : {"ftp://x.example/", "http://", "http://x.example:99999/",
+                          "http://x.example:0/", "http://user@x.example/", "http://x example/",
+                          "http://[::1/"}) {
+    INFO(bad);
+    CHECK_FALSE(set_config_list(c, "webhooks.urls", {bad}).ok());
+  }
+  CHECK_FALSE(bot::core::set_config_value(c, "webhooks.secret", "short").ok());
+  CHECK(bot::core::set_config_value(c, "webhooks.secret", "0123456789abcdef").ok());
+  CHECK(bot::core::config_value_text(c, "webhooks.secret") == "(set)");  // never printed
+  bot::core::config no_secret;
+  no_secret.webhooks.urls = {"https://hooks.example/x"};
+  CHECK_FALSE(bot::core::validate_config(no_secret).ok());
+}

@@ -88,3 +88,18 @@ TEST_CASE("an attempt counts from its start, so simultaneous attempts cannot all
   th.succeeded("alice", "ip");
   CHECK(th.try_attempt("alice", "ip", 1000));
 }
+
+TEST_CASE("a new password ends the sessions made with the old one only") {
+  session_table t;
+  auto old_login = session_for("alice", 10000);
+  old_login.credential = "hash-1";
+  auto new_login = session_for("alice", 10000);
+  new_login.credential = "hash-2";
+  const auto a = t.create(old_login, 0);
+  const auto b = t.create(new_login, 0);
+  CHECK(t.erase_agent("alice", "hash-2") == 1);
+  CHECK_FALSE(t.find(a, 1));
+  CHECK(t.find(b, 1));
+  CHECK(t.erase_agent("alice") == 1);  // disabled: all of them
+  CHECK_FALSE(t.find(b, 1));
+}

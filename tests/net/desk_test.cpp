@@ -214,3 +214,22 @@ TEST_CASE("a restart loads the queue, tickets and holdings in one go", "[desk]")
   CHECK(d.held_by(1).size() == 2);
   CHECK(alice->last("agents").at("agents").as_array()[0].at("chats").as_int64() == 2);
 }
+
+TEST_CASE("a failed offer is not offered again before the next tick", "[desk]") {
+  core::manual_clock clock(1'000'000);
+  desk d(clock);
+  offers o;
+  d.set_assigner(o.fn());
+  d.attach(agent(1, "alice"), std::make_shared<fake_link>());
+  d.queued(waiting("c1", clock.now_ms()));
+  REQUIRE(o.made.size() == 1);
+  d.offer_done("c1", true);  // e.g. the store refused the claim
+  CHECK(o.made.size() == 1);
+  d.queued(waiting("c2", clock.now_ms() + 1));  // other events do not bring c1 back
+  CHECK(o.made.size() == 2);
+  CHECK(o.made[1].first == "c2");
+  clock.advance_ms(5000);
+  d.tick();
+  REQUIRE(o.made.size() == 3);
+  CHECK(o.made[2].first == "c1");
+}
