@@ -1285,9 +1285,15 @@ void conversation::on_survey(const std::shared_ptr<visitor_link>& from, protocol
         [self, w](core::result<std::int64_t> r) {
           if (r.ok()) return;
           asio::post(self->s_->strand, [self, w, st = r.error()] {
-            core::log::error("survey_failed",
-                             {{"conversation_id", self->id_}, {"error", st.message()}});
-            self->send_error(w.lock(), error_code_for(st), "the survey could not be stored");
+            if (st.code() != core::errc::conflict)
+              core::log::error("survey_failed",
+                               {{"conversation_id", self->id_}, {"error", st.message()}});
+            if (st.code() == core::errc::conflict) {
+              self->send_error(w.lock(), protocol::errc::bad_state,
+                               "this conversation's survey was taken");
+            } else {
+              self->send_error(w.lock(), error_code_for(st), "the survey could not be stored");
+            }
           });
         });
   });

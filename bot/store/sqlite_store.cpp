@@ -208,6 +208,10 @@ constexpr std::string_view k_upsert_feedback =
     "'bot' "
     "ON CONFLICT (conversation_id, seq) DO UPDATE SET helpful = excluded.helpful, ts_ms = "
     "excluded.ts_ms";
+// A survey taken since the conversation last changed (its close): one per close.
+constexpr std::string_view k_survey_taken =
+    "SELECT EXISTS (SELECT 1 FROM surveys s JOIN conversations c ON c.id = s.conversation_id "
+    "WHERE s.conversation_id = ?1 AND s.ts_ms >= c.updated_ms)";
 constexpr std::string_view k_insert_survey =
     "INSERT INTO surveys (conversation_id, csat, comment, ts_ms) VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view k_insert_event =
@@ -424,6 +428,14 @@ class writer {
 
   core::result<std::int64_t> record_survey(const std::string& id, int csat,
                                            const std::string& comment, std::int64_t ts_ms) {
+    auto taken = db_.cached(k_survey_taken);
+    if (!taken) return taken.error();
+    if (auto st = bind_all(**taken, id); !st.ok()) return st;
+    auto row = (*taken)->step();
+    if (!row) return row.error();
+    const bool already = *row == sqlite::step_result::row && (*taken)->column_int64(0) != 0;
+    (*taken)->reset();
+    if (already) return core::conflict("this conversation's survey was already taken");
     auto s = db_.cached(k_insert_survey);
     if (!s) return s.error();
     if (auto st = bind_all(**s, id, csat, comment, ts_ms); !st.ok()) return st;

@@ -218,7 +218,8 @@ class store {
   virtual void record_feedback(std::string conversation_id, std::int64_t seq, bool helpful,
                                std::int64_t ts_ms, done_callback done) = 0;
   // Stores a CSAT survey (csat 1-5, comment at most k_max_comment_bytes);
-  // completes with its id.
+  // completes with its id. One per close: `conflict` when a survey was
+  // stored since the conversation last changed.
   virtual void record_survey(std::string conversation_id, int csat, std::string comment,
                              std::int64_t ts_ms, callback<std::int64_t> done) = 0;
   // Appends to the append-only analytics log; completes with the event id.

@@ -316,7 +316,9 @@ TEST_CASE("a closed conversation takes one survey per close") {
   chat_server s;
   auto v = s.connect();
   REQUIRE(v->send_json(hello()));
-  const auto id = str(v->recv_type("welcome"), "conversation_id");
+  const auto w = v->recv_type("welcome");
+  const auto id = str(w, "conversation_id");
+  const auto token = str(w, "token");
   REQUIRE(v->send_json({{"type", "close"}}));
   CHECK(str(state_not(*v, "bot"), "state") == "closed");
   REQUIRE(v->send_json({{"type", "survey"}, {"csat", 5}}));
@@ -324,6 +326,16 @@ TEST_CASE("a closed conversation takes one survey per close") {
   CHECK(str(v->recv_type("error"), "code") == "bad_state");
   CHECK(s.query_int("SELECT count(*) FROM surveys WHERE conversation_id = '" + id + "'") == 1);
   CHECK(s.query_int("SELECT csat FROM surveys WHERE conversation_id = '" + id + "'") == 5);
+  // Also after the conversation is read back from the store (a new server).
+  v->close();
+  s.stop();
+  s.open();
+  auto again = s.connect();
+  REQUIRE(again->send_json(hello(token)));
+  CHECK(str(again->recv_type("welcome"), "state") == "closed");
+  REQUIRE(again->send_json({{"type", "survey"}, {"csat", 2}}));
+  CHECK(str(again->recv_type("error"), "code") == "bad_state");
+  CHECK(s.query_int("SELECT count(*) FROM surveys WHERE conversation_id = '" + id + "'") == 1);
 }
 
 TEST_CASE("disabling an account or changing its password closes its consoles within seconds") {

@@ -198,6 +198,8 @@ TEST_CASE("surveys are stored with their comment and csat outside 1 to 5 is refu
   auto ok = survey(5, "quick and friendly");
   REQUIRE(ok.ok());
   CHECK(ok.value() > 0);
+  // One per close: a second one before the conversation changes is refused.
+  CHECK(survey(1, "again").error().code() == core::errc::conflict);
   CHECK(survey(0, "").error().code() == core::errc::invalid_argument);
   CHECK(survey(6, "").error().code() == core::errc::invalid_argument);
   CHECK(survey(3, std::string(k_max_comment_bytes + 1, 'x')).error().code() ==
