@@ -199,10 +199,10 @@ void agent_session::enqueue(shared_frame frame, kind k) {
   const auto max = static_cast<std::size_t>(std::max(1, env_.limits.outbound_queue));
   const std::size_t first = writing_ ? 1 : 0;  // the frame being written stays
   if (k == kind::droppable && queue_.size() >= max / 2) return;
-  if (k == kind::snapshot) {
-    // Only the newest queue matters: it replaces one not yet sent.
+  if (k == kind::snapshot || k == kind::presence) {
+    // Only the newest queue (or agents list) matters: it replaces one not yet sent.
     for (std::size_t i = first; i < queue_.size(); ++i) {
-      if (kinds_[i] == kind::snapshot) {
+      if (kinds_[i] == k) {
         queue_[i] = std::move(frame);
         return;
       }

@@ -94,7 +94,7 @@ bool desk::refresh_presence(bool force) {
   if (changed || force) {
     const shared_frame f = agents_frame();
     for (auto& c : connections_) {
-      if (auto l = c.link.lock()) l->send(f);
+      if (auto l = c.link.lock()) l->send(f, agent_link::kind::presence);
     }
   }
   return changed;

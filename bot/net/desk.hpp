@@ -41,6 +41,7 @@ class agent_link {
     normal,     // kept, in order
     droppable,  // typing: dropped when the queue is half full
     snapshot,   // a queue snapshot: replaces one still waiting to be sent
+    presence,   // an `agents` list: replaces one still waiting to be sent
   };
   virtual void send(shared_frame frame, kind k = kind::normal) = 0;
 };
