@@ -223,7 +223,8 @@ def main():
                                (conv_id,)).fetchall()
             check([r[0] for r in rows] == list(range(1, last + 1)), f"stored seqs 1..{last}, got {[r[0] for r in rows]}")
             cmids = [r[2] for r in rows if r[1] == "visitor"]
-            check(cmids == ["m1", "m2", "m3", "m4", "m5"] + sorted(cmids[5:]) and len(cmids) == 7,
+            # m6 and m7 come from two tabs at once: either may be stored first.
+            check(cmids[:5] == ["m1", "m2", "m3", "m4", "m5"] and sorted(cmids[5:]) == ["m6", "m7"],
                   f"each visitor message stored once, got {cmids}")
             check(con.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "database intact")
             con.close()
