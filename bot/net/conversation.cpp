@@ -1122,6 +1122,12 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
                                        make_frame(protocol::encode_agent_message(id_, cm)));
     }
   }
+  // Counted before the reply goes out: a client that reads /metrics after
+  // the reply finds it counted. (The latency ends as the reply is queued.)
+  if (p.decision >= 0) {
+    metrics.decisions[static_cast<std::size_t>(p.decision)].fetch_add(1, std::memory_order_relaxed);
+  }
+  if (p.t_in_ns > 0) metrics.latency.observe_ns(steady_now_ns() - p.t_in_ns);
   const std::string_view reply_from = p.agent_kind == reply ? "agent" : "bot";
   for (std::size_t i = 0; i < t.replies.size() && i < p.replies.size(); ++i) {
     s.last_seq = std::max(s.last_seq, t.replies[i].seq);
@@ -1146,10 +1152,6 @@ void conversation::turn_done(core::result<store::turn_appended> r) {
                        agent_link::kind::normal, p.agent.link.lock().get());
     }
   }
-  if (p.decision >= 0) {
-    metrics.decisions[static_cast<std::size_t>(p.decision)].fetch_add(1, std::memory_order_relaxed);
-  }
-  if (p.t_in_ns > 0) metrics.latency.observe_ns(steady_now_ns() - p.t_in_ns);
   s.dstate = std::move(p.dstate);
   const std::int64_t holder_before = s.agent_id;
   if (p.agent_kind == claim) {
