@@ -1,8 +1,10 @@
 // Test helpers for agents: an account in a chat_server's store (a fast
-// hash), and the login requests over plain HTTP.
+// hash), the login requests over plain HTTP, and a visitor handed to a person.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "bot/handoff/password.hpp"
 #include "chat_server.hpp"
@@ -53,6 +55,30 @@ inline std::string cookie_of(const http_response& r) {
   const auto it = r.headers.find("set-cookie");
   if (it == r.headers.end()) return {};
   return it->second.substr(0, it->second.find(';'));
+}
+
+// A visitor who asked for a person: the client (its `ack` read) and the
+// conversation id; `token` gets the visitor's token.
+inline std::pair<std::unique_ptr<ws_client>, std::string> handed_off(chat_server& s,
+                                                                     std::string* token = nullptr) {
+  auto v = s.connect();
+  REQUIRE(v->send_json(hello()));
+  const auto w = v->recv_type("welcome");
+  if (token) *token = str(w, "token");
+  REQUIRE(v->send_json(text_message("v-1", "I want to talk to a human")));
+  v->recv_type("ack");
+  return {std::move(v), str(w, "conversation_id")};
+}
+
+// The visitor's next `state` frame whose state is not `skip` (queue
+// position updates are `queued` frames).
+inline boost::json::object state_not(ws_client& ws, const std::string& skip) {
+  for (int i = 0; i < 20; ++i) {
+    auto st = ws.recv_type("state");
+    if (str(st, "state") != skip) return st;
+  }
+  FAIL("only " << skip);
+  return {};
 }
 
 }  // namespace bot::test::agents

@@ -49,27 +49,6 @@ json::object agents_with(ws_client& ws, const std::string& name, const std::stri
   return {};
 }
 
-std::pair<std::unique_ptr<ws_client>, std::string> handed_off(chat_server& s,
-                                                              std::string* token = nullptr) {
-  auto v = s.connect();
-  REQUIRE(v->send_json(hello()));
-  const auto w = v->recv_type("welcome");
-  if (token) *token = str(w, "token");
-  REQUIRE(v->send_json(text_message("v-1", "I want to talk to a human")));
-  v->recv_type("ack");
-  return {std::move(v), str(w, "conversation_id")};
-}
-
-// The visitor's next state other than `skip`.
-json::object state_not(ws_client& ws, const std::string& skip) {
-  for (int i = 0; i < 20; ++i) {
-    auto st = ws.recv_type("state");
-    if (str(st, "state") != skip) return st;
-  }
-  FAIL("only " << skip);
-  return {};
-}
-
 }  // namespace
 
 TEST_CASE("agents see each other's presence: online, away, offline") {

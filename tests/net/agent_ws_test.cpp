@@ -43,19 +43,13 @@ console open_console(chat_server& s, const std::string& name, const std::string&
   return c;
 }
 
-// A visitor whose conversation was handed off; returns the client and the
-// conversation id.
+// A visitor whose conversation was handed off and is queued.
 std::pair<std::unique_ptr<ws_client>, std::string> queued_visitor(chat_server& s,
                                                                   std::string* token = nullptr) {
-  auto v = s.connect();
-  REQUIRE(v->send_json(hello()));
-  const auto w = v->recv_type("welcome");
-  if (token) *token = str(w, "token");
-  REQUIRE(v->send_json(text_message("v-1", "I want to talk to a human")));
-  v->recv_type("ack");
-  v->recv_type("message");
-  CHECK(str(v->recv_type("state"), "state") == "queued");
-  return {std::move(v), str(w, "conversation_id")};
+  auto visitor = handed_off(s, token);
+  visitor.first->recv_type("message");
+  CHECK(str(visitor.first->recv_type("state"), "state") == "queued");
+  return visitor;
 }
 
 const json::array& waiting(const json::object& queue) {
@@ -63,14 +57,7 @@ const json::array& waiting(const json::object& queue) {
 }
 
 // The visitor's next state frame other than a queue position update.
-json::object next_state(ws_client& ws) {
-  for (int i = 0; i < 20; ++i) {
-    auto st = ws.recv_type("state");
-    if (str(st, "state") != "queued") return st;
-  }
-  FAIL("only queue positions");
-  return {};
-}
+json::object next_state(ws_client& ws) { return state_not(ws, "queued"); }
 
 // The next `queue` frame that lists `n` conversations.
 json::object queue_of_size(ws_client& ws, std::size_t n) {
