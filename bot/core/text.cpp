@@ -146,8 +146,11 @@ namespace {
 
 // normalize() for pure ASCII text, the common case: no decoding needed.
 std::string normalize_ascii(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
+  // Written through a pointer into a buffer of the input's size (the output
+  // is never longer): no capacity check per byte.
+  std::string out(s.size(), '\0');
+  char* const begin = out.data();
+  char* o = begin;
   bool pending_space = false;
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -155,19 +158,20 @@ std::string normalize_ascii(std::string_view s) {
       pending_space = true;
       continue;
     }
-    if (pending_space && !out.empty()) out += ' ';
+    if (pending_space && o != begin) *o++ = ' ';
     pending_space = false;
-    out += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    *o++ = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   }
+  out.resize(static_cast<std::size_t>(o - begin));
   return out;
 }
 
 }  // namespace
 
 std::string normalize(std::string_view s) {
-  bool ascii = true;
-  for (const char ch : s) ascii = ascii && static_cast<unsigned char>(ch) < 0x80;
-  if (ascii) return normalize_ascii(s);
+  unsigned char high = 0;
+  for (const char ch : s) high |= static_cast<unsigned char>(ch);
+  if (high < 0x80) return normalize_ascii(s);
   std::string out;
   out.reserve(s.size());
   bool pending_space = false;

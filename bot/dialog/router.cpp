@@ -166,7 +166,7 @@ decision router::route(std::string_view text, dialog_state& state, const snapsho
   }
   for (const auto& m : *matched) {
     d.candidates.push_back({"intent", m.rule->id, m.rule->description, m.confidence, m.rule->priority,
-                            m.pattern, m.matched_text, m.slots});
+                            std::string(m.pattern), m.matched_text, m.slots});
   }
   if (snap.kb) {
     std::vector<candidate> articles;

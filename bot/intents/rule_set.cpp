@@ -81,25 +81,35 @@ std::vector<std::string> literal_words(std::string_view regex) {
   return out;
 }
 
-// How a pattern's match is measured without running its own RE2 (see
-// measure_span()). Computed once per pattern at build time.
-struct span_rule {
-  std::vector<std::string> words;  // literal_words() of the pattern
+// What match() needs of one Set pattern, packed together so that a hit costs
+// one or two cache lines: with 1,000 patterns the rule set is cold in the CPU
+// cache after the Set's DFA has run, and chasing pointers through `intent`,
+// its patterns and their words cost more than the rest of a hit's work.
+// Computed once per pattern at build time.
+struct hot_pattern {
+  std::uint32_t intent = 0;        // index in intents_
+  std::uint32_t words_begin = 0;   // this pattern's literal_words() in impl::words
+  std::uint32_t words_count = 0;
+  std::uint32_t regex_size = 0;
+  const char* regex = nullptr;     // the pattern's text (owned by the intent)
+  double weight = 1;
   bool anchored_start = false;     // begins with ^: the match starts the message
   bool anchored_end = false;       // ends with an unescaped $: it ends the message
+  bool intent_has_excludes = false;
+  bool intent_requires_context = false;
+  bool intent_has_slots = false;
 };
 
-span_rule make_span_rule(std::string_view regex) {
-  span_rule r;
-  r.words = literal_words(regex);
-  r.anchored_start = regex.substr(0, 1) == "^" || regex.substr(0, 2) == "\\A";
+bool anchored_start(std::string_view regex) {
+  return regex.substr(0, 1) == "^" || regex.substr(0, 2) == "\\A";
+}
+
+bool anchored_end(std::string_view regex) {
+  if (regex.size() >= 2 && regex.substr(regex.size() - 2) == "\\z") return true;
+  if (regex.empty() || regex.back() != '$') return false;
   std::size_t backslashes = 0;
-  if (regex.size() >= 1 && regex.back() == '$') {
-    for (std::size_t i = regex.size() - 1; i > 0 && regex[i - 1] == '\\'; --i) ++backslashes;
-    r.anchored_end = backslashes % 2 == 0;
-  }
-  if (regex.size() >= 2 && regex.substr(regex.size() - 2) == "\\z") r.anchored_end = true;
-  return r;
+  for (std::size_t i = regex.size() - 1; i > 0 && regex[i - 1] == '\\'; --i) ++backslashes;
+  return backslashes % 2 == 0;
 }
 
 // The part of normalised `text` a matched pattern explains: from the first
@@ -109,17 +119,19 @@ span_rule make_span_rule(std::string_view regex) {
 // "cancel\w*", "emails" by "e-?mails?") or equals a shorter one ("is" does
 // not name "this"). Empty when the pattern names none of the message's words;
 // the caller then measures the match with the pattern's RE2.
-std::string_view measure_span(const span_rule& r, std::string_view text) {
+std::string_view measure_span(const hot_pattern& r, const std::string_view* words,
+                              std::string_view text) {
   const auto word_at = [&](std::size_t i) {
     return i < text.size() && is_word_byte(static_cast<unsigned char>(text[i]));
   };
   // Occurrences of a short word count only as a whole word.
-  const auto counts = [&](const std::string& w, std::size_t at) {
+  const auto counts = [&](std::string_view w, std::size_t at) {
     return w.size() >= 3 || ((at == 0 || !word_at(at - 1)) && !word_at(at + w.size()));
   };
   std::size_t first = r.anchored_start ? 0 : text.size();
   std::size_t last = r.anchored_end ? text.size() : 0;
-  for (const std::string& w : r.words) {
+  for (std::uint32_t k = 0; k < r.words_count; ++k) {
+    const std::string_view w = words[k];
     std::size_t at = text.find(w);
     while (at != std::string_view::npos && at < first && !counts(w, at)) at = text.find(w, at + 1);
     if (at == std::string_view::npos) continue;  // so no later occurrence either
@@ -154,7 +166,9 @@ struct rule_set::impl {
   RE2::Set excludes;
   bool has_excludes = false;
   std::vector<std::unique_ptr<RE2>> patterns;         // parallel to refs_
-  std::vector<span_rule> spans;                       // parallel to refs_
+  std::vector<hot_pattern> hot;                       // parallel to refs_
+  std::string word_text;                              // every pattern's literal words
+  std::vector<std::string_view> words;                // into word_text
   // Slot patterns, one RE2 per distinct regex: intents that share a slot
   // (an order number) share its compiled form, which stays in the CPU cache.
   std::vector<std::unique_ptr<RE2>> slot_res;
@@ -198,6 +212,7 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set:
   };
 
   std::map<std::string, std::pair<const RE2*, int>, std::less<>> slot_by_regex;  // -> RE2, group
+  std::vector<std::pair<std::size_t, std::size_t>> pattern_words;  // offset, size in word_text
   im.slots.resize(rs->intents_.size());
   im.slot_groups.resize(rs->intents_.size());
   for (std::size_t i = 0; i < rs->intents_.size(); ++i) {
@@ -213,7 +228,22 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set:
       }
       rs->refs_.push_back({i, p});
       im.patterns.push_back(std::move(re));
-      im.spans.push_back(make_span_rule(in.patterns[p].regex));
+      const std::string& regex = in.patterns[p].regex;
+      hot_pattern h;
+      h.intent = static_cast<std::uint32_t>(i);
+      h.regex = regex.data();
+      h.regex_size = static_cast<std::uint32_t>(regex.size());
+      h.weight = in.patterns[p].weight;
+      h.anchored_start = anchored_start(regex);
+      h.anchored_end = anchored_end(regex);
+      h.intent_has_excludes = !in.excludes.empty();
+      h.intent_requires_context = !in.requires_context.empty();
+      h.intent_has_slots = !in.slots.empty();
+      const auto lw = literal_words(regex);
+      h.words_begin = static_cast<std::uint32_t>(pattern_words.size());
+      h.words_count = static_cast<std::uint32_t>(lw.size());
+      for (const auto& w : lw) pattern_words.emplace_back(im.word_text.size(), w.size()), im.word_text += w;
+      im.hot.push_back(h);
     }
     for (const auto& ex : in.excludes) {
       if (!compile(ex.regex, ex.loc, "exclude pattern", whole_only)) continue;
@@ -263,6 +293,9 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set:
     }
   }
   if (!errors.empty()) return errors;
+  // word_text no longer grows: views into it stay valid.
+  im.words.reserve(pattern_words.size());
+  for (const auto& [at, size] : pattern_words) im.words.emplace_back(im.word_text.data() + at, size);
   return std::shared_ptr<const rule_set>(std::move(rs));
 }
 
@@ -308,7 +341,9 @@ core::result<std::vector<intent_match>> rule_set::match(std::string_view origina
                                                         const context_map& context) const {
   const auto& im = *impl_;
   const std::string text = core::normalize(original);
-  std::vector<int> hits;
+  // Reused by every match on this thread: Set::Match clears it and keeps its
+  // capacity.
+  thread_local std::vector<int> hits;
   RE2::Set::ErrorInfo info{};
   if (!im.set.Match(text, &hits, &info)) {
     if (info.kind == RE2::Set::kNoError) return std::vector<intent_match>{};
@@ -320,13 +355,13 @@ core::result<std::vector<intent_match>> rule_set::match(std::string_view origina
   // Set indices follow refs_, which lists intents in order and each
   // intent's patterns together: sorted hits group by intent.
   std::sort(hits.begin(), hits.end());
-  const auto intent_of = [&](int h) { return refs_[static_cast<std::size_t>(h)].intent_index; };
+  const auto hot = [&](int h) -> const hot_pattern& { return im.hot[static_cast<std::size_t>(h)]; };
 
   // Excludes only remove candidates: the second pass runs only when a
   // candidate has any. Intent indices, sorted; usually empty.
   std::vector<std::size_t> excluded;
-  if (im.has_excludes && std::any_of(hits.begin(), hits.end(),
-                                     [&](int h) { return !intents_[intent_of(h)].excludes.empty(); })) {
+  if (im.has_excludes &&
+      std::any_of(hits.begin(), hits.end(), [&](int h) { return hot(h).intent_has_excludes; })) {
     std::vector<int> ex;
     RE2::Set::ErrorInfo exinfo{};
     if (!im.excludes.Match(text, &ex, &exinfo) && exinfo.kind != RE2::Set::kNoError) {
@@ -341,42 +376,44 @@ core::result<std::vector<intent_match>> rule_set::match(std::string_view origina
   std::size_t current = intents_.size();  // the intent of the previous hit
   bool skip_current = false;
   for (int h : hits) {
-    const pattern_ref& ref = refs_[static_cast<std::size_t>(h)];
-    const intent& in = intents_[ref.intent_index];
-    if (ref.intent_index != current) {
-      current = ref.intent_index;
-      skip_current = std::binary_search(excluded.begin(), excluded.end(), current) ||
-                     !std::all_of(in.requires_context.begin(), in.requires_context.end(),
-                                  [&](const std::string& key) { return context.count(key) != 0; });
+    const hot_pattern& p = hot(h);
+    if (p.intent != current) {
+      current = p.intent;
+      skip_current =
+          std::binary_search(excluded.begin(), excluded.end(), current) ||
+          (p.intent_requires_context &&
+           !std::all_of(intents_[current].requires_context.begin(),
+                        intents_[current].requires_context.end(),
+                        [&](const std::string& key) { return context.count(key) != 0; }));
       if (!skip_current) {
         out.emplace_back();
-        out.back().rule = &in;
+        out.back().rule = &intents_[current];
       }
     }
     if (skip_current) continue;
     intent_match& m = out.back();
-    const weighted_pattern& pattern = in.patterns[ref.pattern_index];
     // A pattern scores at most its weight: one that cannot beat the
     // intent's best so far need not be measured.
-    if (pattern.weight <= m.confidence) continue;
+    if (p.weight <= m.confidence) continue;
     // The span is measured from the words the pattern names; only a
     // pattern that names none of the message's words runs its own RE2 (with
     // 1,000 patterns, each RE2's DFA is cold in the CPU cache: ~1 us).
-    std::string_view span = measure_span(im.spans[static_cast<std::size_t>(h)], text);
+    std::string_view span = measure_span(p, im.words.data() + p.words_begin, text);
     if (span.empty()) {
       re2::StringPiece whole;
       im.patterns[static_cast<std::size_t>(h)]->Match(text, 0, text.size(), RE2::UNANCHORED, &whole, 1);
       span = std::string_view(whole.data(), whole.size());
     }
-    const double conf = pattern_confidence(pattern.weight, span.size(), text.size());
+    const double conf = pattern_confidence(p.weight, span.size(), text.size());
     if (conf > m.confidence) {
       m.confidence = conf;
-      m.pattern = pattern.regex;
+      m.pattern = std::string_view(p.regex, p.regex_size);
       m.matched_text.assign(span.data(), span.size());
     }
   }
   for (intent_match& m : out) {
     const std::size_t i = static_cast<std::size_t>(m.rule - intents_.data());
+    if (im.slots[i].empty()) continue;
     const auto& slots = m.rule->slots;
     for (std::size_t s = 0; s < slots.size(); ++s) {
       // The first slot of a name that matches wins, as in extract_slot().

@@ -35,7 +35,7 @@ struct rule_limits {
 struct intent_match {
   const intent* rule = nullptr;
   double confidence = 0;     // [0, 1]; docs/routing.md
-  std::string pattern;       // the matched pattern that gave the confidence
+  std::string_view pattern;  // the matched pattern that gave the confidence (in `rule`)
   std::string matched_text;  // what it matched (normalised text)
   slot_map slots;            // named groups of the intent's slots, from the original text
 };

@@ -10,7 +10,12 @@
 //                                     excludes, per-pattern RE2 on the hits,
 //                                     slots), single thread: items_per_second
 //                                     is messages/s per core. mix 0 = misses,
-//                                     1 = half hits, 2 = hits.
+//                                     1 = half hits, 2 = hits (intents drawn
+//                                     uniformly), 3 = hits with intents drawn
+//                                     by popularity (Zipf: the k-th intent
+//                                     1/k as often, as in support traffic).
+//   BM_set_only                       the RE2::Set pass alone on mix 2
+//   BM_match_few/distinct:N           mix 2 cycled over N distinct messages
 //   BM_route/patterns:1000            dialog::router::route on the half-hit mix
 //   BM_match_samples                  the shipped intents/ on their examples
 //                                     and not_examples, plus as many misses
@@ -24,12 +29,15 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <algorithm>
 #include <memory>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <re2/re2.h>
+#include <re2/set.h>
 
 #include "bot/core/text.hpp"
 #include "bot/dialog/router.hpp"
@@ -135,15 +143,18 @@ struct corpus {
 
   // `count` messages of 5-12 words; a fraction `hits` of them are made to
   // match one intent's pattern.
-  std::vector<std::string> messages(std::size_t count, double hits) {
+  std::vector<std::string> messages(std::size_t count, double hits, bool zipf = false) {
     std::vector<std::string> out;
     std::uniform_real_distribution<double> coin(0, 1);
+    std::vector<double> weights;
+    for (std::size_t k = 0; k < intents.size(); ++k) weights.push_back(1.0 / double(k + 1));
+    std::discrete_distribution<std::size_t> pick(weights.begin(), weights.end());
     for (std::size_t m = 0; m < count; ++m) {
       const std::size_t n_words = 5 + gen_() % 8;
       std::vector<std::string> words;
       for (std::size_t w = 0; w < n_words; ++w) words.push_back(filler());
       if (coin(gen_) < hits) {
-        const intent_gen& in = intents[gen_() % intents.size()];
+        const intent_gen& in = intents[zipf ? pick(gen_) : gen_() % intents.size()];
         const pattern_gen* p = nullptr;
         while (!p) {
           const pattern_gen& c = in.patterns[gen_() % in.patterns.size()];
@@ -299,8 +310,8 @@ void BM_match(benchmark::State& state) {
     state.SkipWithError(f.error.c_str());
     return;
   }
-  const double hits = static_cast<double>(state.range(1)) / 2.0;
-  const auto messages = f.data.messages(4096, hits);
+  const double hits = std::min(1.0, static_cast<double>(state.range(1)) / 2.0);
+  const auto messages = f.data.messages(4096, hits, state.range(1) == 3);
   const intents::context_map ctx;
   warm_up(*f.rules, messages);
   std::size_t i = 0;
@@ -328,7 +339,50 @@ BENCHMARK(BM_match)
     ->ArgNames({"patterns", "mix"})
     ->Args({1000, 0})
     ->Args({1000, 1})
-    ->Args({1000, 2});
+    ->Args({1000, 2})
+    ->Args({1000, 3});
+
+// Hit messages cycled over N distinct messages: with few, the Set's DFA
+// states stay in the CPU cache; with thousands they do not.
+void BM_match_few(benchmark::State& state) {
+  fixture& f = matching_fixture();
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto messages = f.data.messages(n, 1.0);
+  const intents::context_map ctx;
+  warm_up(*f.rules, messages);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto r = f.rules->match(messages[i++ % n], ctx);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_match_few)->ArgName("distinct")->Arg(16)->Arg(256)->Arg(4096);
+
+// The RE2::Set pass alone, compiled as rule_set compiles it, on normalised
+// hit messages: the floor under BM_match/mix:2.
+void BM_set_only(benchmark::State& state) {
+  fixture& f = matching_fixture();
+  RE2::Options o;
+  o.set_case_sensitive(false);
+  o.set_never_capture(true);
+  o.set_max_mem(64 << 20);
+  RE2::Set set(o, RE2::UNANCHORED);
+  for (const auto& in : f.data.intents)
+    for (const auto& p : in.patterns) set.Add(p.regex, nullptr);
+  set.Compile();
+  std::vector<std::string> messages;
+  for (const auto& m : f.data.messages(4096, 1.0)) messages.push_back(core::normalize(m));
+  std::vector<int> v;
+  for (const auto& m : messages) set.Match(m, &v);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    set.Match(messages[i++ & 4095], &v);
+    benchmark::DoNotOptimize(v);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_set_only);
 
 void BM_route(benchmark::State& state) {
   fixture& f = matching_fixture();
