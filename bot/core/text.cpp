@@ -166,9 +166,28 @@ std::string normalize_ascii(std::string_view s) {
   return out;
 }
 
+// True when normalising `s` only lower-cases it: printable ASCII (0x20 to
+// 0x7E), no space at either end, no two spaces in a row. Most chat messages
+// are; the loops are branch-free so that the compiler vectorises them.
+bool only_needs_lowering(std::string_view s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ') return false;
+  unsigned bad = 0;
+  for (const char ch : s) bad |= (static_cast<unsigned char>(ch) - 0x20u) >= 0x5Fu;
+  for (std::size_t i = 1; i < s.size(); ++i) bad |= (s[i] == ' ') & (s[i - 1] == ' ');
+  return bad == 0;
+}
+
 }  // namespace
 
 std::string normalize(std::string_view s) {
+  if (only_needs_lowering(s)) {
+    std::string out(s.size(), '\0');
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      out[i] = static_cast<char>(c + ((static_cast<unsigned>(c - 'A') < 26u) << 5));
+    }
+    return out;
+  }
   unsigned char high = 0;
   for (const char ch : s) high |= static_cast<unsigned char>(ch);
   if (high < 0x80) return normalize_ascii(s);

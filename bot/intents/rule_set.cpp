@@ -88,7 +88,7 @@ std::vector<std::string> literal_words(std::string_view regex) {
 // Computed once per pattern at build time.
 struct hot_pattern {
   std::uint32_t intent = 0;        // index in intents_
-  std::uint32_t words_begin = 0;   // this pattern's literal_words() in impl::words
+  std::uint32_t words_begin = 0;   // this pattern's literal_words(): offset in impl::word_text
   std::uint32_t words_count = 0;
   std::uint32_t regex_size = 0;
   const char* regex = nullptr;     // the pattern's text (owned by the intent)
@@ -119,8 +119,7 @@ bool anchored_end(std::string_view regex) {
 // "cancel\w*", "emails" by "e-?mails?") or equals a shorter one ("is" does
 // not name "this"). Empty when the pattern names none of the message's words;
 // the caller then measures the match with the pattern's RE2.
-std::string_view measure_span(const hot_pattern& r, const std::string_view* words,
-                              std::string_view text) {
+std::string_view measure_span(const hot_pattern& r, const char* words, std::string_view text) {
   const auto word_at = [&](std::size_t i) {
     return i < text.size() && is_word_byte(static_cast<unsigned char>(text[i]));
   };
@@ -131,7 +130,11 @@ std::string_view measure_span(const hot_pattern& r, const std::string_view* word
   std::size_t first = r.anchored_start ? 0 : text.size();
   std::size_t last = r.anchored_end ? text.size() : 0;
   for (std::uint32_t k = 0; k < r.words_count; ++k) {
-    const std::string_view w = words[k];
+    // Each word is stored as a 2-byte length, then its bytes.
+    const std::size_t size = static_cast<unsigned char>(words[0]) |
+                             (static_cast<std::size_t>(static_cast<unsigned char>(words[1])) << 8);
+    const std::string_view w(words + 2, size);
+    words += 2 + size;
     std::size_t at = text.find(w);
     while (at != std::string_view::npos && at < first && !counts(w, at)) at = text.find(w, at + 1);
     if (at == std::string_view::npos) continue;  // so no later occurrence either
@@ -167,8 +170,7 @@ struct rule_set::impl {
   bool has_excludes = false;
   std::vector<std::unique_ptr<RE2>> patterns;         // parallel to refs_
   std::vector<hot_pattern> hot;                       // parallel to refs_
-  std::string word_text;                              // every pattern's literal words
-  std::vector<std::string_view> words;                // into word_text
+  std::string word_text;  // every pattern's literal words, each a 2-byte length and its bytes
   // Slot patterns, one RE2 per distinct regex: intents that share a slot
   // (an order number) share its compiled form, which stays in the CPU cache.
   std::vector<std::unique_ptr<RE2>> slot_res;
@@ -212,7 +214,6 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set:
   };
 
   std::map<std::string, std::pair<const RE2*, int>, std::less<>> slot_by_regex;  // -> RE2, group
-  std::vector<std::pair<std::size_t, std::size_t>> pattern_words;  // offset, size in word_text
   im.slots.resize(rs->intents_.size());
   im.slot_groups.resize(rs->intents_.size());
   for (std::size_t i = 0; i < rs->intents_.size(); ++i) {
@@ -240,9 +241,14 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set:
       h.intent_requires_context = !in.requires_context.empty();
       h.intent_has_slots = !in.slots.empty();
       const auto lw = literal_words(regex);
-      h.words_begin = static_cast<std::uint32_t>(pattern_words.size());
-      h.words_count = static_cast<std::uint32_t>(lw.size());
-      for (const auto& w : lw) pattern_words.emplace_back(im.word_text.size(), w.size()), im.word_text += w;
+      h.words_begin = static_cast<std::uint32_t>(im.word_text.size());
+      for (const auto& w : lw) {
+        if (w.size() > 0xFFFF) continue;  // cannot be: a pattern is at most limits.pattern_bytes
+        im.word_text += static_cast<char>(w.size() & 0xFF);
+        im.word_text += static_cast<char>(w.size() >> 8);
+        im.word_text += w;
+        ++h.words_count;
+      }
       im.hot.push_back(h);
     }
     for (const auto& ex : in.excludes) {
@@ -293,9 +299,6 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set:
     }
   }
   if (!errors.empty()) return errors;
-  // word_text no longer grows: views into it stay valid.
-  im.words.reserve(pattern_words.size());
-  for (const auto& [at, size] : pattern_words) im.words.emplace_back(im.word_text.data() + at, size);
   return std::shared_ptr<const rule_set>(std::move(rs));
 }
 
@@ -398,7 +401,7 @@ core::result<std::vector<intent_match>> rule_set::match(std::string_view origina
     // The span is measured from the words the pattern names; only a
     // pattern that names none of the message's words runs its own RE2 (with
     // 1,000 patterns, each RE2's DFA is cold in the CPU cache: ~1 us).
-    std::string_view span = measure_span(p, im.words.data() + p.words_begin, text);
+    std::string_view span = measure_span(p, im.word_text.data() + p.words_begin, text);
     if (span.empty()) {
       re2::StringPiece whole;
       im.patterns[static_cast<std::size_t>(h)]->Match(text, 0, text.size(), RE2::UNANCHORED, &whole, 1);

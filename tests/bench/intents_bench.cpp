@@ -14,7 +14,8 @@
 //                                     uniformly), 3 = hits with intents drawn
 //                                     by popularity (Zipf: the k-th intent
 //                                     1/k as often, as in support traffic).
-//   BM_set_only                       the RE2::Set pass alone on mix 2
+//   BM_set_and_slots/mix:N            what the target names: normalise, the
+//                                     Set pass and the slots of its hits
 //   BM_match_few/distinct:N           mix 2 cycled over N distinct messages
 //   BM_route/patterns:1000            dialog::router::route on the half-hit mix
 //   BM_match_samples                  the shipped intents/ on their examples
@@ -359,30 +360,64 @@ void BM_match_few(benchmark::State& state) {
 }
 BENCHMARK(BM_match_few)->ArgName("distinct")->Arg(16)->Arg(256)->Arg(4096);
 
-// The RE2::Set pass alone, compiled as rule_set compiles it, on normalised
-// hit messages: the floor under BM_match/mix:2.
-void BM_set_only(benchmark::State& state) {
+// What the issue's target names, "the Set match plus slot extraction of the
+// hits", and no more: normalise, one pass of an RE2::Set compiled as
+// rule_set compiles it (case-insensitive, no captures), then each hit
+// intent's slots through rule_set::extract_slot on the original text. The
+// rest of BM_match (excludes, the confidence of each hit, the candidates
+// list) is left out. Same mixes as BM_match (1, 2, 3).
+void BM_set_and_slots(benchmark::State& state) {
   fixture& f = matching_fixture();
+  if (!f.rules) {
+    state.SkipWithError(f.error.c_str());
+    return;
+  }
   RE2::Options o;
   o.set_case_sensitive(false);
   o.set_never_capture(true);
-  o.set_max_mem(64 << 20);
+  o.set_max_mem(std::int64_t(intents::rule_limits{}.re2_max_mem_mb) << 20);
   RE2::Set set(o, RE2::UNANCHORED);
-  for (const auto& in : f.data.intents)
-    for (const auto& p : in.patterns) set.Add(p.regex, nullptr);
-  set.Compile();
-  std::vector<std::string> messages;
-  for (const auto& m : f.data.messages(4096, 1.0)) messages.push_back(core::normalize(m));
-  std::vector<int> v;
-  for (const auto& m : messages) set.Match(m, &v);
-  std::size_t i = 0;
-  for (auto _ : state) {
-    set.Match(messages[i++ & 4095], &v);
-    benchmark::DoNotOptimize(v);
+  std::vector<const intents::intent*> owner;  // Set index -> intent
+  for (std::size_t i = 0; i < f.data.intents.size(); ++i) {
+    for (const auto& p : f.data.intents[i].patterns) {
+      if (set.Add(p.regex, nullptr) < 0) {
+        state.SkipWithError("a pattern does not compile");
+        return;
+      }
+      owner.push_back(&f.rules->intents()[i]);
+    }
   }
+  if (!set.Compile()) {
+    state.SkipWithError("the Set does not compile");
+    return;
+  }
+  const double hits = std::min(1.0, static_cast<double>(state.range(0)) / 2.0);
+  const auto messages = f.data.messages(4096, hits, state.range(0) == 3);
+  std::vector<int> v;
+  std::int64_t matched = 0, slots = 0;
+  const auto run = [&](const std::string& original) {
+    const std::string text = core::normalize(original);
+    if (!set.Match(text, &v)) return;
+    ++matched;
+    std::sort(v.begin(), v.end());
+    const intents::intent* last = nullptr;
+    for (int h : v) {
+      const intents::intent* in = owner[static_cast<std::size_t>(h)];
+      if (in == last) continue;
+      last = in;
+      for (const auto& slot : in->slots) slots += f.rules->extract_slot(*in, slot.name, original).has_value();
+    }
+  };
+  for (const auto& m : messages) run(m);
+  matched = slots = 0;
+  std::size_t i = 0;
+  for (auto _ : state) run(messages[i++ & 4095]);
+  const double n = static_cast<double>(state.iterations());
   state.SetItemsProcessed(state.iterations());
+  state.counters["hit_rate"] = static_cast<double>(matched) / n;
+  state.counters["slots_per_msg"] = static_cast<double>(slots) / n;
 }
-BENCHMARK(BM_set_only);
+BENCHMARK(BM_set_and_slots)->ArgName("mix")->Arg(1)->Arg(2)->Arg(3);
 
 void BM_route(benchmark::State& state) {
   fixture& f = matching_fixture();

@@ -2,6 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
+#include <random>
+#include <string>
+
 using namespace bot::core;
 
 TEST_CASE("utf8 validation") {
@@ -38,6 +42,42 @@ TEST_CASE("normalize lower-cases, folds punctuation and collapses spaces") {
   CHECK(normalize("a\xc2\xa0" "b") == "a b");                                     // NBSP
   CHECK(normalize("\x01\x02") == "");
   CHECK(normalize("\xff") == "\xef\xbf\xbd");
+}
+
+// normalize() has three paths for ASCII text (only lower-casing; collapsing
+// spaces and controls; the general UTF-8 one): each must give what this
+// reference gives.
+std::string reference_ascii_normalize(const std::string& s) {
+  std::string out;
+  bool pending = false;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7F) {
+      pending = true;
+      continue;
+    }
+    if (pending && !out.empty()) out += ' ';
+    pending = false;
+    out += static_cast<char>(std::tolower(c));
+  }
+  return out;
+}
+
+TEST_CASE("normalize agrees with a reference on random ASCII text") {
+  std::mt19937 gen(12345);
+  const std::string alphabet = "aZ Q.?!-'09\t\n\x01\x7f  ";
+  for (int round = 0; round < 20000; ++round) {
+    std::string s;
+    const std::size_t n = gen() % 24;
+    for (std::size_t i = 0; i < n; ++i) {
+      // Mostly printable characters, so that the lower-casing path is taken often.
+      s += gen() % 4 ? static_cast<char>(0x20 + gen() % 0x5F) : alphabet[gen() % alphabet.size()];
+    }
+    INFO("input: " << s);
+    REQUIRE(normalize(s) == reference_ascii_normalize(s));
+  }
+  CHECK(normalize("Where IS my Order?") == "where is my order?");
+  CHECK(normalize("@[`{") == "@[`{");  // the bytes around A-Z are not letters
 }
 
 TEST_CASE("blank text") {
