@@ -60,7 +60,8 @@ std::vector<std::string> literal_words(std::string_view regex) {
       if (j < regex.size() && regex[j] == '^') ++j;
       if (j < regex.size() && regex[j] == ']') ++j;
       for (; j < regex.size() && regex[j] != ']'; ++j) {
-        if (regex[j] == '\\') ++j;
+        if (regex[j] == '\\')
+          ++j;
         else if (regex[j] == '[' && j + 1 < regex.size() && regex[j + 1] == ':')
           j = std::min(regex.find(":]", j), regex.size() - 1) + 1;
       }
@@ -87,14 +88,14 @@ std::vector<std::string> literal_words(std::string_view regex) {
 // its patterns and their words cost more than the rest of a hit's work.
 // Computed once per pattern at build time.
 struct hot_pattern {
-  std::uint32_t intent = 0;        // index in intents_
-  std::uint32_t words_begin = 0;   // this pattern's literal_words(): offset in impl::word_text
+  std::uint32_t intent = 0;       // index in intents_
+  std::uint32_t words_begin = 0;  // this pattern's literal_words(): offset in impl::word_text
   std::uint32_t words_count = 0;
   std::uint32_t regex_size = 0;
-  const char* regex = nullptr;     // the pattern's text (owned by the intent)
+  const char* regex = nullptr;  // the pattern's text (owned by the intent)
   double weight = 1;
-  bool anchored_start = false;     // begins with ^: the match starts the message
-  bool anchored_end = false;       // ends with an unescaped $: it ends the message
+  bool anchored_start = false;  // begins with ^: the match starts the message
+  bool anchored_end = false;    // ends with an unescaped $: it ends the message
   bool intent_has_excludes = false;
   bool intent_requires_context = false;
   bool intent_has_slots = false;
@@ -143,7 +144,8 @@ std::string_view measure_span(const hot_pattern& r, const char* words, std::stri
       first = at;
     }
     at = text.rfind(w);
-    while (at != std::string_view::npos && !counts(w, at)) at = at == 0 ? std::string_view::npos : text.rfind(w, at - 1);
+    while (at != std::string_view::npos && !counts(w, at))
+      at = at == 0 ? std::string_view::npos : text.rfind(w, at - 1);
     if (at == std::string_view::npos) continue;
     std::size_t end = at + w.size();
     while (word_at(end)) ++end;
@@ -168,14 +170,14 @@ struct rule_set::impl {
   RE2::Set set;
   RE2::Set excludes;
   bool has_excludes = false;
-  std::vector<std::unique_ptr<RE2>> patterns;         // parallel to refs_
-  std::vector<hot_pattern> hot;                       // parallel to refs_
+  std::vector<std::unique_ptr<RE2>> patterns;  // parallel to refs_
+  std::vector<hot_pattern> hot;                // parallel to refs_
   std::string word_text;  // every pattern's literal words, each a 2-byte length and its bytes
   // Slot patterns, one RE2 per distinct regex: intents that share a slot
   // (an order number) share its compiled form, which stays in the CPU cache.
   std::vector<std::unique_ptr<RE2>> slot_res;
-  std::vector<std::vector<const RE2*>> slots;            // [intent][slot]; null if invalid
-  std::vector<std::vector<int>> slot_groups;             // capture index of the named group
+  std::vector<std::vector<const RE2*>> slots;  // [intent][slot]; null if invalid
+  std::vector<std::vector<int>> slot_groups;   // capture index of the named group
   std::map<std::string, std::size_t, std::less<>> by_id;
 };
 
@@ -201,7 +203,8 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set:
   const auto compile = [&](const std::string& regex, const source_loc& loc, const std::string& what,
                            const RE2::Options& opts) -> std::unique_ptr<RE2> {
     if (regex.size() > static_cast<std::size_t>(limits.pattern_bytes)) {
-      errors.push_back({loc, what + " is " + std::to_string(regex.size()) + " bytes, over the limit of " +
+      errors.push_back({loc, what + " is " + std::to_string(regex.size()) +
+                                 " bytes, over the limit of " +
                                  std::to_string(limits.pattern_bytes)});
       return nullptr;
     }
@@ -272,7 +275,8 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set:
         const auto& names = compiled->NamedCapturingGroups();
         const auto it = names.find(slot.name);
         if (it == names.end()) {
-          errors.push_back({slot.loc, "slot pattern needs a named group (?P<" + slot.name + ">...)"});
+          errors.push_back(
+              {slot.loc, "slot pattern needs a named group (?P<" + slot.name + ">...)"});
           compiled = nullptr;
         } else {
           group = it->second;
@@ -404,7 +408,8 @@ core::result<std::vector<intent_match>> rule_set::match(std::string_view origina
     std::string_view span = measure_span(p, im.word_text.data() + p.words_begin, text);
     if (span.empty()) {
       re2::StringPiece whole;
-      im.patterns[static_cast<std::size_t>(h)]->Match(text, 0, text.size(), RE2::UNANCHORED, &whole, 1);
+      im.patterns[static_cast<std::size_t>(h)]->Match(text, 0, text.size(), RE2::UNANCHORED, &whole,
+                                                      1);
       span = std::string_view(whole.data(), whole.size());
     }
     const double conf = pattern_confidence(p.weight, span.size(), text.size());

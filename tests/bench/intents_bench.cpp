@@ -27,24 +27,22 @@
 // Run from a Release build:
 //   build/tests/bench/intents_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
+#include <re2/re2.h>
+#include <re2/set.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <algorithm>
 #include <memory>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <re2/re2.h>
-#include <re2/set.h>
-
 #include "bot/core/text.hpp"
 #include "bot/dialog/router.hpp"
 #include "bot/intents/loader.hpp"
 #include "bot/intents/rule_set.hpp"
-
 #include "tests/temp_dir.hpp"
 
 using namespace bot;
@@ -405,7 +403,8 @@ void BM_set_and_slots(benchmark::State& state) {
       const intents::intent* in = owner[static_cast<std::size_t>(h)];
       if (in == last) continue;
       last = in;
-      for (const auto& slot : in->slots) slots += f.rules->extract_slot(*in, slot.name, original).has_value();
+      for (const auto& slot : in->slots)
+        slots += f.rules->extract_slot(*in, slot.name, original).has_value();
     }
   };
   for (const auto& m : messages) run(m);

@@ -1,7 +1,6 @@
 #include "bot/core/text.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <cctype>
 #include <random>
 #include <string>
@@ -11,10 +10,10 @@ using namespace bot::core;
 TEST_CASE("utf8 validation") {
   CHECK(is_valid_utf8("plain ascii"));
   CHECK(is_valid_utf8("caf\xc3\xa9 \xf0\x9f\x98\x80"));  // café 😀
-  CHECK_FALSE(is_valid_utf8("\xc3"));                       // truncated
-  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));                   // overlong '/'
-  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));               // surrogate
-  CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));           // > U+10FFFF
+  CHECK_FALSE(is_valid_utf8("\xc3"));                    // truncated
+  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));                // overlong '/'
+  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));            // surrogate
+  CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));        // > U+10FFFF
   CHECK_FALSE(is_valid_utf8("\xff"));
 }
 
@@ -36,10 +35,11 @@ TEST_CASE("normalize lower-cases, folds punctuation and collapses spaces") {
   CHECK(normalize("  Where IS my   Order?\t\n") == "where is my order?");
   CHECK(normalize("It hasn\xe2\x80\x99t arrived") == "it hasn't arrived");  // curly apostrophe
   CHECK(normalize("\xe2\x80\x9cHi\xe2\x80\x9d \xe2\x80\x94 there") == "\"hi\" - there");
-  CHECK(normalize("\xc3\x89T\xc3\x89") == "\xc3\xa9t\xc3\xa9");                   // ÉTÉ -> été
-  CHECK(normalize("\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2") ==        // ПРИВЕТ
-        "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82");                    // привет
-  CHECK(normalize("a\xc2\xa0" "b") == "a b");                                     // NBSP
+  CHECK(normalize("\xc3\x89T\xc3\x89") == "\xc3\xa9t\xc3\xa9");           // ÉTÉ -> été
+  CHECK(normalize("\xd0\x9f\xd0\xa0\xd0\x98\xd0\x92\xd0\x95\xd0\xa2") ==  // ПРИВЕТ
+        "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82");              // привет
+  CHECK(normalize("a\xc2\xa0"
+                  "b") == "a b");  // NBSP
   CHECK(normalize("\x01\x02") == "");
   CHECK(normalize("\xff") == "\xef\xbf\xbd");
 }
