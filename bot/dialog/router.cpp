@@ -47,6 +47,20 @@ void age_context(dialog_state& s) {
   }
 }
 
+// The runner-up that can make the top candidate (`cs.front()`) ambiguous.
+// Under an intent only an intent of the same priority counts: a higher
+// priority settles an overlap by design, and a rule staff wrote outranks the
+// knowledge base.
+const candidate* runner_up(const std::vector<candidate>& cs) {
+  if (cs.empty()) return nullptr;
+  const candidate& top = cs.front();
+  for (std::size_t i = 1; i < cs.size(); ++i) {
+    const candidate& c = cs[i];
+    if (top.kind == "kb" || (c.kind == "intent" && c.priority == top.priority)) return &c;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 decision router::answer_intent(const intent& in, const intents::slot_map& found, double confidence,
@@ -103,7 +117,7 @@ decision router::answer_article(const kb::article& a, double confidence, dialog_
 }
 
 decision router::route(std::string_view text, dialog_state& state, const snapshot& snap,
-                       std::mt19937_64& rng) const {
+                       std::mt19937_64& rng, route_detail detail) const {
   ++state.turns;
   age_context(state);
   decision d;
@@ -168,7 +182,21 @@ decision router::route(std::string_view text, dialog_state& state, const snapsho
     d.candidates.push_back({"intent", m.rule->id, m.rule->description, m.confidence, m.rule->priority,
                             std::string(m.pattern), m.matched_text, m.slots});
   }
-  if (snap.kb) {
+  // An intent that answers (confident, and clear of the intents that could
+  // make it ambiguous, or a request for a person) settles the decision
+  // whatever the knowledge base holds: the merge below puts it first and no
+  // article can be its runner-up. Then only a caller that wants every
+  // candidate (ask, eval) pays for the search.
+  bool settled = false;
+  if (detail == route_detail::decision_only && !d.candidates.empty() &&
+      d.candidates.front().confidence >= cfg_.answer_threshold) {
+    const candidate& top = d.candidates.front();
+    const candidate* runner = runner_up(d.candidates);
+    const intent* in = rules.find(top.id);
+    settled = !runner || top.confidence - runner->confidence >= cfg_.ambiguity_margin ||
+              (in && in->act == intents::action::handoff);
+  }
+  if (snap.kb && !settled) {
     std::vector<candidate> articles;
     for (const auto& m : snap.kb->search(clean, 3)) {
       std::string why = "terms:";
@@ -194,17 +222,7 @@ decision router::route(std::string_view text, dialog_state& state, const snapsho
   }
 
   const candidate* top = d.candidates.empty() ? nullptr : &d.candidates.front();
-  // The runner-up that can make the top ambiguous. Under an intent only an
-  // intent of the same priority counts: a higher priority settles an overlap
-  // by design, and a rule staff wrote outranks the knowledge base.
-  const candidate* runner = nullptr;
-  for (std::size_t i = 1; top && i < d.candidates.size(); ++i) {
-    const candidate& c = d.candidates[i];
-    if (top->kind == "kb" || (c.kind == "intent" && c.priority == top->priority)) {
-      runner = &c;
-      break;
-    }
-  }
+  const candidate* runner = runner_up(d.candidates);
   if (top && top->confidence >= cfg_.answer_threshold) {
     const bool clear = !runner || top->confidence - runner->confidence >= cfg_.ambiguity_margin;
     if (top->kind == "kb") {

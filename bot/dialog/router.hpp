@@ -78,6 +78,10 @@ struct decision {
   core::status error;          // matching failed (e.g. RE2 out of memory): kind is fallback
 };
 
+// What route() must compute: every candidate (for `ask`, `eval` and the
+// conversation tests) or only what the decision needs (the server).
+enum class route_detail { full, decision_only };
+
 class router {
  public:
   explicit router(core::routing_config cfg) : cfg_(cfg) {}
@@ -85,9 +89,13 @@ class router {
   // Routes one visitor message. `text` is what the visitor typed or the
   // payload of a quick reply ("intent:<id>" or "kb:<id>" chooses that intent
   // or article directly).
-  // Updates `state`. `rng` picks among response variants.
+  // Updates `state`. `rng` picks among response variants. With
+  // route_detail::decision_only the knowledge base is not searched when an
+  // intent answers (the decision cannot depend on it), so `candidates` then
+  // lists the intents only; the decision is the same in both modes.
   decision route(std::string_view text, dialog_state& state, const snapshot& snap,
-                 std::mt19937_64& rng) const;
+                 std::mt19937_64& rng,
+                 route_detail detail = route_detail::full) const;
 
   const core::routing_config& config() const { return cfg_; }
 

@@ -729,9 +729,10 @@ void conversation::start_message(std::weak_ptr<visitor_link> from, protocol::mes
     const auto snap = hub_->rules.get();
     dialog::decision d;
     if (snap) {
+      // The server needs the decision, not every candidate (that is `ask`).
       d = hub_->router.route(
           m.payload.empty() ? std::string_view(m.text) : std::string_view(m.payload), p.dstate,
-          *snap, response_rng());
+          *snap, response_rng(), dialog::route_detail::decision_only);
     } else {
       d.kind = dialog::decision_kind::fallback;
       d.source_kind = "fallback";

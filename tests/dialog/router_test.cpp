@@ -4,13 +4,17 @@
 #include "bot/dialog/router.hpp"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "bot/core/text.hpp"
 #include "bot/intents/loader.hpp"
+#include "bot/kb/index.hpp"
 #include "tests/intents/rule_files.hpp"
 
 using namespace bot;
@@ -694,4 +698,82 @@ TEST_CASE("every example of the sample intents/ routes as declared", "[router][e
     INFO(in.id);
     CHECK_FALSE(in.examples.empty());
   }
+}
+
+// The server routes with route_detail::decision_only, which skips the
+// knowledge-base search when an intent answers. Its decisions must be those
+// of the full routing (`ask`, `eval`): the shipped rules and knowledge base,
+// every example and not_example, and the load generator's 198 shopper
+// questions, each in a new conversation and all of them in one.
+TEST_CASE("decision_only routing decides exactly as full routing", "[router][kb]") {
+  const std::string root = SUPPORTBOT_SOURCE_DIR;
+  const intents::load_result r =
+      intents::load_intents_dir(root + "/intents", intents::rule_limits{});
+  INFO(all_messages(r.errors));
+  REQUIRE(r.rules);
+  auto kb = kb::kb_index::build(kb::load_kb_dir(root + "/knowledge_base", kb::kb_limits{}));
+  REQUIRE(kb.ok());
+  snapshot snap;
+  snap.rules = r.rules;
+  snap.kb = kb.value();
+  const router rt{core::routing_config{}};
+
+  std::vector<std::string> messages;
+  for (const auto& in : r.rules->intents()) {
+    for (const auto& e : in.examples) messages.push_back(e.text);
+    for (const auto& e : in.not_examples) messages.push_back(e.text);
+  }
+  std::ifstream lines(root + "/tests/bench/messages.txt");
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) messages.push_back(line);
+  }
+  REQUIRE(messages.size() > 300);
+
+  const auto same = [](const decision& a, const decision& b, const dialog_state& sa,
+                       const dialog_state& sb) {
+    CHECK(a.kind == b.kind);
+    CHECK(a.text == b.text);
+    CHECK(a.quick_replies == b.quick_replies);
+    CHECK(a.quick_payloads == b.quick_payloads);
+    CHECK(a.source_kind == b.source_kind);
+    CHECK(a.source_id == b.source_id);
+    CHECK(a.source_title == b.source_title);
+    CHECK(a.confidence == b.confidence);
+    CHECK(a.handoff_team == b.handoff_team);
+    CHECK(a.handoff_reason == b.handoff_reason);
+    CHECK(a.close == b.close);
+    CHECK(sa.context_values() == sb.context_values());
+    CHECK(sa.slots == sb.slots);
+    CHECK(sa.expect_intent == sb.expect_intent);
+    CHECK(sa.expect_slot == sb.expect_slot);
+    CHECK(sa.fallbacks_in_row == sb.fallbacks_in_row);
+    CHECK(sa.turns == sb.turns);
+  };
+  const auto has_kb = [](const decision& d) {
+    return std::any_of(d.candidates.begin(), d.candidates.end(),
+                       [](const candidate& c) { return c.kind == "kb"; });
+  };
+
+  std::size_t skipped = 0, kb_answers = 0;
+  dialog_state long_full, long_fast;  // one conversation through every message
+  std::mt19937_64 long_rng_full(7), long_rng_fast(7);
+  for (const auto& m : messages) {
+    INFO("message: " << m);
+    dialog_state sf, sd;
+    std::mt19937_64 rf(3), rd(3);
+    const decision full = rt.route(m, sf, snap, rf);
+    const decision fast = rt.route(m, sd, snap, rd, route_detail::decision_only);
+    INFO(describe(full) << "\nvs\n" << describe(fast));
+    same(full, fast, sf, sd);
+    skipped += has_kb(full) && !has_kb(fast);
+    kb_answers += fast.source_kind == "kb";
+
+    const decision lf = rt.route(m, long_full, snap, long_rng_full);
+    const decision ld = rt.route(m, long_fast, snap, long_rng_fast, route_detail::decision_only);
+    same(lf, ld, long_full, long_fast);
+  }
+  // The search was really skipped for the messages intents answer, and the
+  // knowledge base still answers the others.
+  CHECK(skipped > 100);
+  CHECK(kb_answers > 50);
 }
