@@ -201,6 +201,11 @@ constexpr std::string_view k_update_state =
     "closed_ms = CASE WHEN ?2 = 'closed' THEN ?4 ELSE NULL END WHERE id = ?1";
 constexpr std::string_view k_update_context =
     "UPDATE conversations SET context_json = ?2, updated_ms = max(updated_ms, ?3) WHERE id = ?1";
+// A turn's context and its conversation's last seq in one statement (the
+// batch's last-seq flush then skips that conversation).
+constexpr std::string_view k_update_context_and_seq =
+    "UPDATE conversations SET context_json = ?2, updated_ms = max(updated_ms, ?3), last_seq = ?4 "
+    "WHERE id = ?1";
 // Only a bot message can be rated; a second rating replaces the first.
 constexpr std::string_view k_upsert_feedback =
     "INSERT INTO feedback (conversation_id, seq, helpful, ts_ms) "
@@ -335,10 +340,15 @@ class writer {
   // Writes the last seq of every conversation appended to in this batch.
   core::status flush_last_seq() {
     for (auto& [id, entry] : dirty_) {
-      auto s = db_.cached(k_update_last_seq);
-      if (!s) return s.error();
-      if (auto st = bind_all(**s, *id, entry->last_seq, entry->max_ts); !st.ok()) return st;
-      if (auto st = (*s)->run(); !st.ok()) return st;
+      // Already written with the turn's context, and nothing appended since.
+      const bool stored = entry->stored_seq == entry->last_seq && entry->stored_ts >= entry->max_ts;
+      entry->stored_seq = entry->stored_ts = -1;
+      if (!stored) {
+        auto s = db_.cached(k_update_last_seq);
+        if (!s) return s.error();
+        if (auto st = bind_all(**s, *id, entry->last_seq, entry->max_ts); !st.ok()) return st;
+        if (auto st = (*s)->run(); !st.ok()) return st;
+      }
       entry->dirty = false;
     }
     dirty_.clear();
@@ -404,12 +414,14 @@ class writer {
     auto found = seq_entry_for(id);
     if (!found) return found.error();
     seq_entry& entry = (*found)->second;
-    const std::int64_t saved_seq = entry.last_seq;
-    const std::int64_t saved_ts = entry.max_ts;
+    const seq_entry saved = entry;
     auto result = write_turn(t);
     if (!result) {
-      entry.last_seq = saved_seq;
-      entry.max_ts = saved_ts;
+      // The savepoint undid the rows and the context update: so is the cache.
+      entry.last_seq = saved.last_seq;
+      entry.max_ts = saved.max_ts;
+      entry.stored_seq = saved.stored_seq;
+      entry.stored_ts = saved.stored_ts;
     }
     return result;
   }
@@ -506,6 +518,9 @@ class writer {
     std::int64_t last_seq = 0;
     std::int64_t max_ts = 0;  // newest ts appended in this batch
     bool dirty = false;       // appended to in this batch
+    // What a turn's context update wrote in this batch (-1: nothing).
+    std::int64_t stored_seq = -1;
+    std::int64_t stored_ts = -1;
   };
   using seq_map = std::unordered_map<std::string, seq_entry>;
 
@@ -538,7 +553,21 @@ class writer {
     }
     const std::string& id = t.visitor ? t.visitor->conversation_id : t.conversation_id;
     if (t.context_json) {
-      if (auto st = set_context(id, *t.context_json, t.ts_ms); !st.ok()) return st;
+      const auto it = seq_cache_.find(id);
+      if (it != seq_cache_.end() && it->second.dirty) {
+        // The last seq goes with the context: one UPDATE of the row, not two.
+        seq_entry& e = it->second;
+        const std::int64_t ts = std::max(t.ts_ms, e.max_ts);
+        auto s = db_.cached(k_update_context_and_seq);
+        if (!s) return s.error();
+        if (auto st = bind_all(**s, id, *t.context_json, ts, e.last_seq); !st.ok()) return st;
+        if (auto st = (*s)->run(); !st.ok()) return st;
+        if (db_.changes() == 0) return core::not_found("conversation " + id + " not found");
+        e.stored_seq = e.last_seq;
+        e.stored_ts = ts;
+      } else if (auto st = set_context(id, *t.context_json, t.ts_ms); !st.ok()) {
+        return st;
+      }
     }
     if (t.state) {
       if (auto st = set_state(id, t.state->state, t.state->team, t.ts_ms); !st.ok()) return st;

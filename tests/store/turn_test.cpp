@@ -217,3 +217,65 @@ TEST_CASE("surveys are stored with their comment and csat outside 1 to 5 is refu
   CHECK(s.value().column_text(1) == "quick and friendly");
   CHECK(s.value().step().value() == sqlite::step_result::done);
 }
+
+// A turn writes its conversation's last_seq with its context (one UPDATE);
+// the batch's flush writes it for the rest. Whatever mix shares a batch
+// (turns with context, turns that fail after their context update, plain
+// appends without one), the row's last_seq is the last message's seq, and a
+// reopened store goes on from there.
+TEST_CASE("last_seq follows the messages whatever shares a batch") {
+  fixture f;
+  test::pending wait;
+  std::mutex mu;
+  int ok = 0, failed = 0;
+  const auto count = [&](bool good) {
+    std::lock_guard lk(mu);
+    (good ? ok : failed) += 1;
+  };
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 60; ++i) {
+      const std::string n = std::to_string(round) + "-" + std::to_string(i);
+      wait.add();
+      if (i % 4 == 0) {
+        f.db->append_turn(exchange("g" + n, "question", "answer"), [&](core::result<turn_appended> r) {
+          count(r.ok());
+          wait.done();
+        });
+      } else if (i % 4 == 1) {
+        // Fails after its messages and context are written: no such agent.
+        // The two plain appends after it bring the seq to what it wrote.
+        new_turn bad = exchange("b" + n, "question", "answer");
+        bad.assign_agent = 999999;
+        f.db->append_turn(std::move(bad), [&](core::result<turn_appended> r) {
+          count(r.ok());
+          wait.done();
+        });
+      } else {
+        f.db->append_message(visitor("v" + n, "no context"), [&](core::result<appended> r) {
+          count(r.ok());
+          wait.done();
+        });
+      }
+    }
+    REQUIRE(wait.wait());
+  }
+  CHECK(ok == 225);
+  CHECK(failed == 75);
+  auto rows = wait_for<std::vector<message_row>>(
+      [&](auto done) { f.db->messages_after("c1", 0, 1000, done); });
+  REQUIRE(rows.ok());
+  REQUIRE(rows.value().size() == 300);  // 75 turns of 2 and 150 plain messages
+  for (std::size_t i = 0; i < rows.value().size(); ++i) {
+    CHECK(rows.value()[i].seq == std::int64_t(i) + 1);
+  }
+  CHECK(f.row().last_seq == 300);
+
+  f.db->close();
+  auto reopened = open_sqlite_store(f.path, test::test_config(), core::system_clock::instance());
+  REQUIRE(reopened.ok());
+  f.db = std::move(reopened).value();
+  CHECK(f.row().last_seq == 300);
+  auto next = f.turn(exchange("after", "again", "yes"));
+  REQUIRE(next.ok());
+  CHECK(next.value().visitor.seq == 301);
+}
