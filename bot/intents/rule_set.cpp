@@ -98,7 +98,6 @@ struct hot_pattern {
   bool anchored_end = false;    // ends with an unescaped $: it ends the message
   bool intent_has_excludes = false;
   bool intent_requires_context = false;
-  bool intent_has_slots = false;
 };
 
 bool anchored_start(std::string_view regex) {
@@ -242,7 +241,6 @@ std::variant<std::shared_ptr<const rule_set>, std::vector<load_error>> rule_set:
       h.anchored_end = anchored_end(regex);
       h.intent_has_excludes = !in.excludes.empty();
       h.intent_requires_context = !in.requires_context.empty();
-      h.intent_has_slots = !in.slots.empty();
       const auto lw = literal_words(regex);
       h.words_begin = static_cast<std::uint32_t>(im.word_text.size());
       for (const auto& w : lw) {

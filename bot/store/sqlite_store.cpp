@@ -491,11 +491,14 @@ class writer {
     return {};
   }
 
+  // With `last_seq`, the conversation's last seq goes in the same UPDATE.
   core::status set_context(const std::string& id, const std::string& context_json,
-                           std::int64_t ts_ms) {
-    auto s = db_.cached(k_update_context);
+                           std::int64_t ts_ms, std::optional<std::int64_t> last_seq = {}) {
+    auto s = db_.cached(last_seq ? k_update_context_and_seq : k_update_context);
     if (!s) return s.error();
-    if (auto st = bind_all(**s, id, context_json, ts_ms); !st.ok()) return st;
+    core::status bound = last_seq ? bind_all(**s, id, context_json, ts_ms, *last_seq)
+                                  : bind_all(**s, id, context_json, ts_ms);
+    if (!bound.ok()) return bound;
     if (auto st = (*s)->run(); !st.ok()) return st;
     if (db_.changes() == 0) return core::not_found("conversation " + id + " not found");
     return {};
@@ -558,11 +561,7 @@ class writer {
         // The last seq goes with the context: one UPDATE of the row, not two.
         seq_entry& e = it->second;
         const std::int64_t ts = std::max(t.ts_ms, e.max_ts);
-        auto s = db_.cached(k_update_context_and_seq);
-        if (!s) return s.error();
-        if (auto st = bind_all(**s, id, *t.context_json, ts, e.last_seq); !st.ok()) return st;
-        if (auto st = (*s)->run(); !st.ok()) return st;
-        if (db_.changes() == 0) return core::not_found("conversation " + id + " not found");
+        if (auto st = set_context(id, *t.context_json, ts, e.last_seq); !st.ok()) return st;
         e.stored_seq = e.last_seq;
         e.stored_ts = ts;
       } else if (auto st = set_context(id, *t.context_json, t.ts_ms); !st.ok()) {

@@ -345,6 +345,10 @@ BENCHMARK(BM_match)
 // states stay in the CPU cache; with thousands they do not.
 void BM_match_few(benchmark::State& state) {
   fixture& f = matching_fixture();
+  if (!f.rules) {
+    state.SkipWithError(f.error.c_str());
+    return;
+  }
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto messages = f.data.messages(n, 1.0);
   const intents::context_map ctx;
