@@ -13,6 +13,10 @@
 #   idle    CONNECTIONS idle visitors (hello, then nothing): the server's
 #           resident memory per connection
 #
+# FLOOR=transport or FLOOR=store runs the same load against ws_floor
+# (tests/bench/ws_floor.cpp) instead: the transport alone, or the transport
+# and the real store, without routing (closed and rate only).
+#
 # Needs a Release build with the benchmarks (make build). Limits are raised
 # through the config, never in code: connections_per_ip (one client
 # address), visitor_messages_per_10s (a benchmark visitor is fast).
@@ -43,7 +47,12 @@ limits:
   visitor_messages_per_10s: 1000000
 EOF
 
-"$bin" serve --config "$work/supportbot.yaml" 2> "$work/server.log" &
+case "${FLOOR:-}" in
+  "") "$bin" serve --config "$work/supportbot.yaml" 2> "$work/server.log" & ;;
+  transport) "$root/build/tests/bench/ws_floor" 2> "$work/server.log" & ;;
+  store) "$root/build/tests/bench/ws_floor" --store "$work/floor.db" 2> "$work/server.log" & ;;
+  *) echo "chat_bench.sh: FLOOR must be transport or store" >&2; exit 2 ;;
+esac
 server_pid=$!
 port=
 for _ in $(seq 1 100); do

@@ -1,0 +1,213 @@
+// ws_floor: the cost floor under the chat server, for docs/performance.md.
+//
+//   ws_floor [--store PATH] [--threads N]
+//
+// A minimal WebSocket server that speaks just enough of the visitor protocol
+// (DESIGN §7) for loadgen: `hello` gets a `welcome`, each `message` gets an
+// `ack` and a bot `message` of the size the real server sends (a shipped KB
+// answer with its source, 450 bytes). It routes nothing. Without --store it
+// answers at once: the floor of the transport (TCP over loopback, WebSocket
+// framing, Asio, JSON parse, and loadgen itself on the same cores). With
+// --store PATH each message is first committed as the real server commits
+// it: a turn of the real store (bot::store, SQLite in WAL mode,
+// synchronous=full, group commit) with the visitor's message, the reply and
+// the dialog context, and the ack and reply follow the commit. The chat
+// server's figures minus these give what routing and the conversation logic
+// cost.
+//
+// Prints {"event":"listening","port":N} on stderr, like `supportbot serve`,
+// so tests/bench/chat_bench.sh drives either (FLOOR=transport|store).
+// Listens on 127.0.0.1, port 0. Stops on SIGINT or SIGTERM.
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "bot/core/clock.hpp"
+#include "bot/core/ids.hpp"
+#include "bot/core/log.hpp"
+#include "bot/store/store.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+using asio::ip::tcp;
+using namespace bot;
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+// A shipped KB answer as the real server stores and sends it.
+constexpr std::string_view k_reply_text =
+    "Yes. Orders to **Alaska and Hawaii** go by standard delivery only and usually arrive **5-9 "
+    "business days** after they ship. Free shipping on orders over $75 applies there too.\n\nA "
+    "few bulky items can't be sent to Alaska or Hawaii; their product pages say so. Express "
+    "delivery isn't available to these states.";
+constexpr std::string_view k_reply_meta =
+    R"({"source":{"kind":"kb","id":"alaska-hawaii-shipping","title":"Can you deliver orders to )"
+    R"(Alaska and Hawaii?","confidence":0.7303},"decision":"answer"})";
+
+// The store's completion, on the store's writer thread, resumes the
+// coroutine on its connection's strand. The request travels in a shared_ptr
+// captured by the initiation, not as an initiation argument: GCC 12
+// mishandles class-type arguments passed by value into coroutines (which
+// use_awaitable's initiate is).
+template <typename T, typename Request, typename Call>
+auto async_store_call(std::shared_ptr<Request> request, Call call) {
+  return asio::async_initiate<decltype(use_nothrow), void(core::result<T>)>(
+      [request, call](auto handler) {
+        auto ex = asio::get_associated_executor(handler);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        call(std::move(*request), [h, ex](core::result<T> r) {
+          asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+        });
+      },
+      use_nothrow);
+}
+
+std::string_view str(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view{};
+}
+
+asio::awaitable<void> session(tcp::socket socket, store::store* st) {
+  socket.set_option(tcp::no_delay(true));  // as the real server: no Nagle wait
+  websocket::stream<tcp::socket> ws(std::move(socket));
+  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws.text(true);
+  if (auto [ec] = co_await ws.async_accept(use_nothrow); ec) co_return;
+  beast::flat_buffer buffer;
+  std::string conversation_id;
+  std::int64_t seq = 0;
+  std::string out;
+  for (;;) {
+    auto [ec, n] = co_await ws.async_read(buffer, use_nothrow);
+    if (ec) co_return;
+    boost::system::error_code jec;
+    json::value v = json::parse(beast::buffers_to_string(buffer.data()), jec);
+    buffer.consume(n);
+    if (jec || !v.is_object()) co_return;
+    const json::object& o = v.get_object();
+    const std::string_view type = str(o, "type");
+    if (type == "hello") {
+      conversation_id = core::new_conversation_id();
+      if (st != nullptr) {
+        auto c = std::make_shared<store::new_conversation>();
+        c->id = conversation_id;
+        c->token_hash = core::random_hex(32);
+        auto [created] = co_await async_store_call<store::conversation_row>(
+            c, [st](store::new_conversation conv, auto done) {
+              st->create_conversation(std::move(conv), std::move(done));
+            });
+        if (!created) co_return;
+      }
+      out = R"({"type":"welcome","conversation_id":")" + conversation_id +
+            R"(","token":"t","resumed":false,"last_seq":0,"state":"bot"})";
+      if (auto [wec, wn] = co_await ws.async_write(asio::buffer(out), use_nothrow); wec) co_return;
+      continue;
+    }
+    if (type != "message") continue;
+    const std::string client_msg_id(str(o, "client_msg_id"));
+    std::int64_t visitor_seq = seq + 1;
+    std::int64_t reply_seq = seq + 2;
+    if (st != nullptr) {
+      auto turn = std::make_shared<store::new_turn>();
+      store::new_turn& t = *turn;
+      t.visitor.emplace();
+      t.visitor->conversation_id = conversation_id;
+      t.visitor->client_msg_id = client_msg_id;
+      t.visitor->from = store::sender::visitor;
+      t.visitor->text = std::string(str(o, "text"));
+      t.replies.emplace_back();
+      t.replies.back().conversation_id = conversation_id;
+      t.replies.back().from = store::sender::bot;
+      t.replies.back().text = std::string(k_reply_text);
+      t.replies.back().meta_json = std::string(k_reply_meta);
+      t.context_json = R"({"context":{},"slots":{},"fallbacks_in_row":0,"turns":)" +
+                       std::to_string(seq / 2 + 1) + "}";
+      auto [appended] = co_await async_store_call<store::turn_appended>(
+          turn,
+          [st](store::new_turn nt, auto done) { st->append_turn(std::move(nt), std::move(done)); });
+      if (!appended) co_return;
+      visitor_seq = appended->visitor.seq;
+      reply_seq = appended->replies.at(0).seq;
+    }
+    seq = reply_seq;
+    out = R"({"type":"ack","client_msg_id":)" + json::serialize(json::string(client_msg_id)) +
+          R"(,"seq":)" + std::to_string(visitor_seq) + "}";
+    if (auto [wec, wn] = co_await ws.async_write(asio::buffer(out), use_nothrow); wec) co_return;
+    out = R"({"type":"message","seq":)" + std::to_string(reply_seq) + R"(,"from":"bot","text":)" +
+          json::serialize(json::string(k_reply_text)) +
+          R"(,"source":{"kind":"kb","id":"alaska-hawaii-shipping","confidence":0.73},)"
+          R"("quick_replies":[]})";
+    if (auto [wec, wn] = co_await ws.async_write(asio::buffer(out), use_nothrow); wec) co_return;
+  }
+}
+
+asio::awaitable<void> listen(tcp::acceptor& acceptor, store::store* st) {
+  for (;;) {
+    // Each connection on its own strand, as in the real server.
+    auto strand = asio::make_strand(acceptor.get_executor());
+    auto [ec, socket] = co_await acceptor.async_accept(strand, use_nothrow);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) continue;
+    asio::co_spawn(strand, session(std::move(socket), st), asio::detached);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string store_path;
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--store" && i + 1 < argc) {
+      store_path = argv[++i];
+    } else if (a == "--threads" && i + 1 < argc) {
+      threads = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::cerr << "usage: ws_floor [--store PATH] [--threads N]\n";
+      return 2;
+    }
+  }
+  core::log::set_level(core::log::level::warn);
+  std::unique_ptr<store::store> st;
+  if (!store_path.empty()) {
+    auto opened =
+        store::open_sqlite_store(store_path, core::store_config{}, core::system_clock::instance());
+    if (!opened) {
+      std::cerr << "ws_floor: " << opened.error().to_string() << "\n";
+      return 1;
+    }
+    st = std::move(opened).value();
+  }
+
+  asio::io_context io(threads);
+  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  std::fprintf(stderr, "{\"event\":\"listening\",\"port\":%u}\n",
+               static_cast<unsigned>(acceptor.local_endpoint().port()));
+  std::fflush(stderr);
+  asio::co_spawn(io, listen(acceptor, st.get()), asio::detached);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  if (st) st->close();
+  return 0;
+}
