@@ -13,9 +13,11 @@
 #   idle    CONNECTIONS idle visitors (hello, then nothing): the server's
 #           resident memory per connection
 #
-# FLOOR=transport or FLOOR=store runs the same load against ws_floor
-# (tests/bench/ws_floor.cpp) instead: the transport alone, or the transport
-# and the real store, without routing (closed and rate only).
+# FLOOR=transport|store|sqlite-log|sqlite-log-index runs the same load
+# against ws_floor (tests/bench/ws_floor.cpp) instead, which routes nothing:
+# the transport alone; with the real store; with the least a SQLite store
+# can write (one unindexed table), or that and a (conversation, seq) index.
+# Closed and rate only.
 #
 # Needs a Release build with the benchmarks (make build). Limits are raised
 # through the config, never in code: connections_per_ip (one client
@@ -51,7 +53,10 @@ case "${FLOOR:-}" in
   "") "$bin" serve --config "$work/supportbot.yaml" 2> "$work/server.log" & ;;
   transport) "$root/build/tests/bench/ws_floor" 2> "$work/server.log" & ;;
   store) "$root/build/tests/bench/ws_floor" --store "$work/floor.db" 2> "$work/server.log" & ;;
-  *) echo "chat_bench.sh: FLOOR must be transport or store" >&2; exit 2 ;;
+  sqlite-log) "$root/build/tests/bench/ws_floor" --sqlite-log "$work/floor.db" 2> "$work/server.log" & ;;
+  sqlite-log-index)
+    "$root/build/tests/bench/ws_floor" --sqlite-log "$work/floor.db" --index 2> "$work/server.log" & ;;
+  *) echo "chat_bench.sh: FLOOR must be transport, store, sqlite-log or sqlite-log-index" >&2; exit 2 ;;
 esac
 server_pid=$!
 port=

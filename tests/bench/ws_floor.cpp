@@ -1,6 +1,6 @@
 // ws_floor: the cost floor under the chat server, for docs/performance.md.
 //
-//   ws_floor [--store PATH] [--threads N]
+//   ws_floor [--store PATH | --sqlite-log PATH [--index]] [--threads N]
 //
 // A minimal WebSocket server that speaks just enough of the visitor protocol
 // (DESIGN §7) for loadgen: `hello` gets a `welcome`, each `message` gets an
@@ -15,18 +15,33 @@
 // server's figures minus these give what routing and the conversation logic
 // cost.
 //
+// --sqlite-log PATH is the least any SQLite store can do for the same
+// guarantee (acked after a COMMIT that reached the disk): the two messages
+// of a turn appended to one table with no index, on one writer thread with
+// group commit (WAL, synchronous=FULL, SQLite's own checkpoints every 4,000
+// frames). It keeps no context and cannot find a conversation's messages or
+// a repeated client_msg_id without reading the whole table; --index adds
+// the one index that finding a conversation's messages needs
+// (conversation_id, seq).
+//
 // Prints {"event":"listening","port":N} on stderr, like `supportbot serve`,
 // so tests/bench/chat_bench.sh drives either (FLOOR=transport|store).
 // Listens on 127.0.0.1, port 0. Stops on SIGINT or SIGTERM.
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +51,7 @@
 #include "bot/core/clock.hpp"
 #include "bot/core/ids.hpp"
 #include "bot/core/log.hpp"
+#include "bot/store/sqlite.hpp"
 #include "bot/store/store.hpp"
 
 namespace {
@@ -77,12 +93,138 @@ auto async_store_call(std::shared_ptr<Request> request, Call call) {
       use_nothrow);
 }
 
+// The seqs a turn got.
+struct turn_seqs {
+  std::int64_t visitor = 0;
+  std::int64_t reply = 0;
+};
+using turn_done = std::function<void(core::result<turn_seqs>)>;
+
+// --sqlite-log: turns appended to one table by one writer thread, committed
+// in groups; a turn's completion runs after its batch's COMMIT.
+class sqlite_log {
+ public:
+  struct request {
+    std::shared_ptr<store::new_turn> turn;
+    std::int64_t first_seq = 0;
+    turn_done done;
+  };
+
+  static core::result<std::unique_ptr<sqlite_log>> open(const std::string& path, bool index) {
+    auto opened = store::sqlite::db::open(path, store::sqlite::open_mode::read_write_create);
+    if (!opened) return opened.error();
+    auto log = std::unique_ptr<sqlite_log>(new sqlite_log(std::move(opened).value()));
+    for (const char* sql : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
+                            "PRAGMA cache_size = -16384", "PRAGMA wal_autocheckpoint = 4000",
+                            "CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, "
+                            "conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, "
+                            "client_msg_id TEXT, sender TEXT NOT NULL, text TEXT NOT NULL, "
+                            "meta_json TEXT, ts_ms INTEGER NOT NULL)"}) {
+      if (auto st = log->db_.exec(sql); !st.ok()) return st;
+    }
+    if (index) {
+      if (auto st = log->db_.exec(
+              "CREATE UNIQUE INDEX IF NOT EXISTS turns_seq ON turns (conversation_id, seq)");
+          !st.ok()) {
+        return st;
+      }
+    }
+    log->thread_ = std::thread([l = log.get()] { l->run(); });
+    return log;
+  }
+
+  ~sqlite_log() {
+    {
+      std::lock_guard lk(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void submit(request r) {
+    {
+      std::lock_guard lk(mu_);
+      queue_.push_back(std::move(r));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  explicit sqlite_log(store::sqlite::db d) : db_(std::move(d)) {}
+
+  void run() {
+    std::vector<request> batch;
+    for (;;) {
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        while (!queue_.empty() && batch.size() < 1024) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      core::status st = write(batch);
+      for (auto& r : batch) {
+        if (st.ok()) {
+          r.done(turn_seqs{r.first_seq, r.first_seq + 1});
+        } else {
+          r.done(st);
+        }
+      }
+      batch.clear();
+    }
+  }
+
+  core::status write(const std::vector<request>& batch) {
+    auto tx = store::sqlite::transaction::begin(db_);
+    if (!tx) return tx.error();
+    for (const auto& r : batch) {
+      std::int64_t seq = r.first_seq;
+      const store::new_message& v = *r.turn->visitor;
+      const store::new_message& reply = r.turn->replies.at(0);
+      for (const store::new_message* m : {&v, &reply}) {
+        auto s = db_.cached(
+            "INSERT INTO turns (conversation_id, seq, client_msg_id, sender, text, meta_json, "
+            "ts_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        if (!s) return s.error();
+        store::sqlite::statement& ins = **s;
+        core::status st = ins.bind_ref(1, m->conversation_id);
+        if (st.ok()) st = ins.bind(2, seq++);
+        if (st.ok()) st = ins.bind_text_or_null(3, m->client_msg_id);
+        if (st.ok()) st = ins.bind(4, std::string_view(store::sender_name(m->from)));
+        if (st.ok()) st = ins.bind_ref(5, m->text);
+        if (st.ok()) st = ins.bind_text_or_null(6, m->meta_json);
+        if (st.ok()) st = ins.bind(7, r.turn->ts_ms);
+        if (st.ok()) st = ins.run();
+        if (!st.ok()) return st;
+      }
+    }
+    return tx->commit();
+  }
+
+  store::sqlite::db db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<request> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 std::string_view str(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string_view(v->get_string()) : std::string_view{};
 }
 
-asio::awaitable<void> session(tcp::socket socket, store::store* st) {
+// Where turns go: nowhere (both null), the real store, or the SQLite log.
+struct sinks {
+  store::store* st = nullptr;
+  sqlite_log* log = nullptr;
+};
+
+asio::awaitable<void> session(tcp::socket socket, sinks to) {
+  store::store* st = to.st;
   socket.set_option(tcp::no_delay(true));  // as the real server: no Nagle wait
   websocket::stream<tcp::socket> ws(std::move(socket));
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -122,7 +264,7 @@ asio::awaitable<void> session(tcp::socket socket, store::store* st) {
     const std::string client_msg_id(str(o, "client_msg_id"));
     std::int64_t visitor_seq = seq + 1;
     std::int64_t reply_seq = seq + 2;
-    if (st != nullptr) {
+    if (st != nullptr || to.log != nullptr) {
       auto turn = std::make_shared<store::new_turn>();
       store::new_turn& t = *turn;
       t.visitor.emplace();
@@ -137,12 +279,24 @@ asio::awaitable<void> session(tcp::socket socket, store::store* st) {
       t.replies.back().meta_json = std::string(k_reply_meta);
       t.context_json = R"({"context":{},"slots":{},"fallbacks_in_row":0,"turns":)" +
                        std::to_string(seq / 2 + 1) + "}";
-      auto [appended] = co_await async_store_call<store::turn_appended>(
-          turn,
-          [st](store::new_turn nt, auto done) { st->append_turn(std::move(nt), std::move(done)); });
-      if (!appended) co_return;
-      visitor_seq = appended->visitor.seq;
-      reply_seq = appended->replies.at(0).seq;
+      t.ts_ms = core::system_clock::instance().now_ms();
+      if (st != nullptr) {
+        auto [appended] = co_await async_store_call<store::turn_appended>(
+            turn, [st](store::new_turn nt, auto done) {
+              st->append_turn(std::move(nt), std::move(done));
+            });
+        if (!appended) co_return;
+        visitor_seq = appended->visitor.seq;
+        reply_seq = appended->replies.at(0).seq;
+      } else {
+        auto [appended] = co_await async_store_call<turn_seqs>(turn, [log = to.log,
+                                                                      first = visitor_seq](
+                                                                         store::new_turn nt,
+                                                                         auto done) {
+          log->submit({std::make_shared<store::new_turn>(std::move(nt)), first, std::move(done)});
+        });
+        if (!appended) co_return;
+      }
     }
     seq = reply_seq;
     out = R"({"type":"ack","client_msg_id":)" + json::serialize(json::string(client_msg_id)) +
@@ -156,32 +310,41 @@ asio::awaitable<void> session(tcp::socket socket, store::store* st) {
   }
 }
 
-asio::awaitable<void> listen(tcp::acceptor& acceptor, store::store* st) {
+asio::awaitable<void> listen(tcp::acceptor& acceptor, sinks to) {
   for (;;) {
     // Each connection on its own strand, as in the real server.
     auto strand = asio::make_strand(acceptor.get_executor());
     auto [ec, socket] = co_await acceptor.async_accept(strand, use_nothrow);
     if (ec == asio::error::operation_aborted) co_return;
     if (ec) continue;
-    asio::co_spawn(strand, session(std::move(socket), st), asio::detached);
+    asio::co_spawn(strand, session(std::move(socket), to), asio::detached);
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string store_path;
+  std::string store_path, log_path;
+  bool index = false;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--store" && i + 1 < argc) {
       store_path = argv[++i];
+    } else if (a == "--sqlite-log" && i + 1 < argc) {
+      log_path = argv[++i];
+    } else if (a == "--index") {
+      index = true;
     } else if (a == "--threads" && i + 1 < argc) {
       threads = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::cerr << "usage: ws_floor [--store PATH] [--threads N]\n";
+      std::cerr << "usage: ws_floor [--store PATH | --sqlite-log PATH [--index]] [--threads N]\n";
       return 2;
     }
+  }
+  if (!store_path.empty() && !log_path.empty()) {
+    std::cerr << "ws_floor: --store and --sqlite-log exclude each other\n";
+    return 2;
   }
   core::log::set_level(core::log::level::warn);
   std::unique_ptr<store::store> st;
@@ -194,13 +357,22 @@ int main(int argc, char** argv) {
     }
     st = std::move(opened).value();
   }
+  std::unique_ptr<sqlite_log> log;
+  if (!log_path.empty()) {
+    auto opened = sqlite_log::open(log_path, index);
+    if (!opened) {
+      std::cerr << "ws_floor: " << opened.error().to_string() << "\n";
+      return 1;
+    }
+    log = std::move(opened).value();
+  }
 
   asio::io_context io(threads);
   tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
   std::fprintf(stderr, "{\"event\":\"listening\",\"port\":%u}\n",
                static_cast<unsigned>(acceptor.local_endpoint().port()));
   std::fflush(stderr);
-  asio::co_spawn(io, listen(acceptor, st.get()), asio::detached);
+  asio::co_spawn(io, listen(acceptor, sinks{st.get(), log.get()}), asio::detached);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
 
@@ -209,5 +381,6 @@ int main(int argc, char** argv) {
   io.run();
   for (auto& t : pool) t.join();
   if (st) st->close();
+  log.reset();  // commits what is queued
   return 0;
 }
