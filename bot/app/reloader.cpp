@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "bot/core/log.hpp"
+#include "bot/core/thread.hpp"
 
 namespace bot::app {
 
@@ -68,7 +69,10 @@ core::status reloader::start() {
   }
   add_watches();
   if (watches_.empty()) return io_error("none of the rule folders can be watched");
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    core::set_thread_name("sb-reload");
+    run();
+  });
   return {};
 }
 

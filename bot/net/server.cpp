@@ -25,6 +25,7 @@
 
 #include "bot/core/log.hpp"
 #include "bot/core/text.hpp"
+#include "bot/core/thread.hpp"
 #include "bot/net/agent_auth.hpp"
 #include "bot/net/agent_session.hpp"
 #include "bot/net/conversation.hpp"
@@ -780,7 +781,14 @@ std::uint16_t server::port() const {
 void server::run() {
   auto& s = *impl_;
   std::vector<std::thread> workers;
-  for (int i = 1; i < s.options.threads; ++i) workers.emplace_back([&s] { s.ioc.run(); });
+  for (int i = 1; i < s.options.threads; ++i) {
+    workers.emplace_back([&s] {
+      core::set_thread_name("sb-io");
+      s.ioc.run();
+    });
+  }
+  // The calling thread is an I/O thread too; it keeps its name (the
+  // process's, which ps and pgrep show).
   s.ioc.run();
   for (auto& t : workers) t.join();
 }

@@ -17,6 +17,7 @@
 
 #include "bot/core/log.hpp"
 #include "bot/core/text.hpp"
+#include "bot/core/thread.hpp"
 #include "bot/store/schema.hpp"
 #include "bot/store/sqlite.hpp"
 #include "bot/store/store.hpp"
@@ -795,15 +796,20 @@ class sqlite_store final : public store {
     writer_->db().set_wal_hook([this](int frames) { on_wal_commit(frames); });
     checkpointer_ =
         std::thread([this, conn = std::make_shared<sqlite::db>(std::move(checkpoint_db))] {
+          core::set_thread_name("sb-checkpoint");
           checkpoint_loop(*conn);
         });
     readers_.reserve(read_dbs.size());
     for (auto& d : read_dbs) {
       readers_.emplace_back([this, conn = std::make_shared<sqlite::db>(std::move(d))]() mutable {
+        core::set_thread_name("sb-store-read");
         reader_loop(*conn);
       });
     }
-    writer_thread_ = std::thread([this] { writer_loop(); });
+    writer_thread_ = std::thread([this] {
+      core::set_thread_name("sb-store-write");
+      writer_loop();
+    });
   }
 
   ~sqlite_store() override { close(); }

@@ -214,6 +214,14 @@ def main():
         except Exception as e:  # a timeout or a dropped connection: report, then shut down
             check(False, f"scenario raised {type(e).__name__}: {e}")
             conv_id, last = None, 0
+        # Threads are named for top -H and perf (docs/operations.md); with
+        # `threads: 2` one I/O thread is the main thread, the other sb-io.
+        names = []
+        for task in os.listdir(f"/proc/{server.proc.pid}/task"):
+            with open(f"/proc/{server.proc.pid}/task/{task}/comm") as f:
+                names.append(f.read().strip())
+        for name in ["sb-io", "sb-store-write", "sb-checkpoint", "sb-store-read", "sb-reload"]:
+            check(name in names, f"a thread named {name}, got {sorted(names)}")
         rc = server.terminate()
         check(rc == 0, f"serve exits 0 on SIGTERM, got {rc}")
         db = os.path.join(tmp, "var", "supportbot.db")

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <set>
@@ -587,4 +589,40 @@ TEST_CASE("a bad config is refused at open", "[store]") {
   auto missing_dir = open_sqlite_store(dir.file("no/such/dir/s.db"), test::test_config(),
                                        core::system_clock::instance());
   REQUIRE_FALSE(missing_dir.ok());
+}
+
+namespace {
+
+// The names of this process's threads (/proc/self/task/*/comm), with repeats.
+std::multiset<std::string> thread_names() {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("the store's threads carry names that top -H and perf show", "[store]") {
+  test::temp_dir dir;
+  core::store_config cfg = test::test_config();
+  cfg.read_connections = 3;
+  auto s = open_store(dir.file("s.db"), cfg);
+  // Each thread names itself when it starts.
+  auto names = thread_names();
+  for (int i = 0; i < 500 && names.count("sb-store-read") + names.count("sb-checkpoint") +
+                                     names.count("sb-store-write") <
+                                 5;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    names = thread_names();
+  }
+  CHECK(names.count("sb-store-write") == 1);
+  CHECK(names.count("sb-checkpoint") == 1);
+  CHECK(names.count("sb-store-read") == 3);
+  s->close();
+  CHECK(thread_names().count("sb-store-write") == 0);
 }
