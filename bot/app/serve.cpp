@@ -15,6 +15,7 @@
 #include "bot/app/reloader.hpp"
 #include "bot/app/rules.hpp"
 #include "bot/core/log.hpp"
+#include "bot/core/thread.hpp"
 #include "bot/net/server.hpp"
 #include "bot/store/store.hpp"
 
@@ -142,6 +143,7 @@ int cmd_serve(const command_context& ctx) {
 
   std::atomic<bool> signalled{false};
   std::thread signal_waiter([&srv, &signalled, signals] {
+    core::set_thread_name("sb-signals");
     int sig = 0;
     sigwait(&signals, &sig);
     signalled = true;

@@ -1,12 +1,14 @@
 #include "bot/net/agent_auth.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include "bot/core/log.hpp"
+#include "bot/core/thread.hpp"
 #include "bot/handoff/password.hpp"
 #include "bot/net/server.hpp"
 
@@ -118,7 +120,9 @@ bool parse_login_form(std::string_view body, std::string& name, std::string& pas
 }
 
 agent_auth::agent_auth(store::store& db, const core::config& cfg, const core::clock& clock)
-    : db_(db), cfg_(cfg), clock_(clock), throttle_(cfg.limits.agent_login_failures_per_min) {}
+    : db_(db), cfg_(cfg), clock_(clock), throttle_(cfg.limits.agent_login_failures_per_min) {
+  boost::asio::post(pool_, [] { core::set_thread_name("sb-auth"); });
+}
 
 agent_auth::~agent_auth() {
   pool_.join();

@@ -215,13 +215,16 @@ def main():
             check(False, f"scenario raised {type(e).__name__}: {e}")
             conv_id, last = None, 0
         # Threads are named for top -H and perf (docs/operations.md); with
-        # `threads: 2` one I/O thread is the main thread, the other sb-io.
+        # `threads: 2` one I/O thread is the main thread, the other sb-io;
+        # only the main thread keeps the process's name.
         names = []
         for task in os.listdir(f"/proc/{server.proc.pid}/task"):
             with open(f"/proc/{server.proc.pid}/task/{task}/comm") as f:
                 names.append(f.read().strip())
-        for name in ["sb-io", "sb-store-write", "sb-checkpoint", "sb-store-read", "sb-reload"]:
+        for name in ["sb-io", "sb-store-write", "sb-checkpoint", "sb-store-read", "sb-reload", "sb-auth",
+                     "sb-signals"]:
             check(name in names, f"a thread named {name}, got {sorted(names)}")
+        check(names.count("supportbot") == 1, f"one unnamed thread (the main one), got {sorted(names)}")
         rc = server.terminate()
         check(rc == 0, f"serve exits 0 on SIGTERM, got {rc}")
         db = os.path.join(tmp, "var", "supportbot.db")
