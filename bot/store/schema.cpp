@@ -1,8 +1,10 @@
 #include "bot/store/schema.hpp"
 
+#include <algorithm>
 #include <string_view>
 #include <vector>
 
+#include "bot/core/log.hpp"
 #include "bot/store/store.hpp"
 
 namespace bot::store {
@@ -154,6 +156,35 @@ BEGIN
   SELECT RAISE(ABORT, 'events are append-only');
 END;
 )sql",
+      // ---- v2: messages become a rowid table. A new message is appended at
+      // the end of the table, to a page shared with the other messages of
+      // its batch, instead of into its conversation's own leaf (where the
+      // rows of 100 - 500 bytes split a page every few turns and rebalance
+      // its neighbours); (conversation_id, seq) stays unique through an
+      // index of small entries. A commit writes fewer pages: the store
+      // commits 13 - 27 % more turns per second (docs/performance.md).
+      // Runs with foreign keys off (open_write_connection turns them on
+      // after migrating); migrate() checks them before committing.
+      R"sql(
+CREATE TABLE messages_v2 (
+  conversation_id TEXT NOT NULL REFERENCES conversations (id),
+  seq             INTEGER NOT NULL CHECK (seq >= 1),
+  client_msg_id   TEXT,
+  sender          TEXT NOT NULL
+                  CHECK (sender = 'visitor' OR sender = 'bot' OR sender = 'agent' OR sender = 'system'),
+  text            TEXT NOT NULL,
+  meta_json       TEXT,
+  ts_ms           INTEGER NOT NULL
+);
+INSERT INTO messages_v2 (conversation_id, seq, client_msg_id, sender, text, meta_json, ts_ms)
+  SELECT conversation_id, seq, client_msg_id, sender, text, meta_json, ts_ms FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v2 RENAME TO messages;
+-- The parent key of feedback's foreign key, and the replay's range scan.
+CREATE UNIQUE INDEX messages_seq ON messages (conversation_id, seq);
+CREATE UNIQUE INDEX messages_client_msg_id ON messages (conversation_id, client_msg_id)
+  WHERE client_msg_id IS NOT NULL;
+)sql",
   };
   return scripts;
 }
@@ -192,7 +223,7 @@ int current_schema_version() noexcept {
   return static_cast<int>(migrations().size());
 }
 
-core::status migrate(sqlite::db& d) {
+core::status migrate(sqlite::db& d, int target_version) {
   // Check and migrate under one write lock: another process may be
   // migrating the same file right now.
   auto tx = sqlite::transaction::begin(d, sqlite::tx_mode::immediate);
@@ -201,12 +232,27 @@ core::status migrate(sqlite::db& d) {
   auto version = d.query_int("PRAGMA user_version");
   if (!version) return version.error();
   const auto& scripts = migrations();
-  for (auto v = static_cast<std::size_t>(*version); v < scripts.size(); ++v) {
+  const auto last = static_cast<std::size_t>(std::min(target_version, current_schema_version()));
+  for (auto v = static_cast<std::size_t>(*version); v < last; ++v) {
     if (auto st = d.exec(scripts[v]); !st.ok()) {
       return {st.code(), "migration to schema v" + std::to_string(v + 1) + ": " + st.message()};
     }
     if (auto st = set_pragma(d, "PRAGMA user_version = " + std::to_string(v + 1)); !st.ok())
       return st;
+  }
+  // Migrations that rebuild a table run with foreign keys off: check them
+  // all before committing.
+  if (static_cast<std::size_t>(*version) < last) {
+    auto violations = d.query_int("SELECT count(*) FROM pragma_foreign_key_check");
+    if (!violations) return violations.error();
+    if (*violations != 0) {
+      return core::internal_error(d.path() + ": migration to schema v" + std::to_string(last) +
+                                  " left " + std::to_string(*violations) +
+                                  " foreign key violations; nothing was changed");
+    }
+    core::log::info("store_migrated", {{"path", d.path()},
+                                       {"from_version", *version},
+                                       {"to_version", static_cast<std::int64_t>(last)}});
   }
   if (auto st = set_pragma(d, "PRAGMA application_id = " + std::to_string(k_application_id));
       !st.ok()) {
@@ -251,7 +297,6 @@ core::result<sqlite::db> open_write_connection(const std::string& path,
   const std::string sync = cfg.synchronous == "normal" ? "NORMAL" : "FULL";
   for (const std::string& pragma : {
            "PRAGMA synchronous = " + sync,
-           std::string("PRAGMA foreign_keys = ON"),
            // The writer's working set: the hot B-tree pages of messages and
            // conversations, and a batch's dirty pages (negative = KiB).
            std::string("PRAGMA cache_size = -16384"),
@@ -264,12 +309,14 @@ core::result<sqlite::db> open_write_connection(const std::string& path,
        }) {
     if (auto st = set_pragma(d, pragma); !st.ok()) return st;
   }
+  // Migrations run with foreign keys off (a table rebuild drops a parent
+  // table before its copy takes its name); migrate() checks them.
+  if (auto st = migrate(d); !st.ok()) return st;
+  if (auto st = set_pragma(d, "PRAGMA foreign_keys = ON"); !st.ok()) return st;
   auto fk = d.query_int("PRAGMA foreign_keys");
   if (!fk) return fk.error();
   if (*fk != 1)
     return core::internal_error(path + ": foreign keys unavailable in this SQLite build");
-
-  if (auto st = migrate(d); !st.ok()) return st;
   return d;
 }
 

@@ -15,6 +15,7 @@
 #include "bot/core/config.hpp"
 #include "bot/core/status.hpp"
 #include "bot/store/sqlite.hpp"
+#include "bot/store/store.hpp"
 
 namespace bot::store {
 
@@ -22,10 +23,12 @@ namespace bot::store {
 // another non-zero application id is refused.
 inline constexpr int k_application_id = 0x53426f74;
 
-// Applies the missing migrations to `d` (a read-write connection). Errors:
+// Applies the missing migrations to `d` (a read-write connection with
+// foreign keys off), up to `target_version` (tests build older databases),
+// in one transaction, and checks the foreign keys before committing. Errors:
 // invalid_argument when the file is newer than this code or belongs to
 // another application; the SQLite error otherwise.
-core::status migrate(sqlite::db& d);
+core::status migrate(sqlite::db& d, int target_version = current_schema_version());
 
 // Checks the store settings (synchronous is "full" or "normal", sizes
 // positive). The message names the key: "store.synchronous: ...".

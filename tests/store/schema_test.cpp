@@ -33,7 +33,7 @@ TEST_CASE("a new database is migrated to the current version with WAL and foreig
   const std::string path = dir.file("s.db");
   auto w = open_write_connection(path, test::test_config());
   REQUIRE(w.ok());
-  CHECK(current_schema_version() == 1);
+  CHECK(current_schema_version() == 2);
   CHECK(int_of(*w, "PRAGMA user_version") == current_schema_version());
   CHECK(int_of(*w, "PRAGMA application_id") == k_application_id);
   CHECK(text_of(*w, "PRAGMA journal_mode") == "wal");
@@ -226,9 +226,126 @@ TEST_CASE("the hot queries use their indexes", "[schema]") {
       plan("SELECT seq FROM messages WHERE conversation_id = ?1 AND client_msg_id = ?2");
   CHECK(dup.find("messages_client_msg_id") != std::string::npos);
   const std::string replay = plan(
-      "SELECT seq FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
-  CHECK(replay.find("PRIMARY KEY") != std::string::npos);
+      "SELECT seq, text FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT "
+      "?3");
+  CHECK(replay.find("messages_seq") != std::string::npos);
   CHECK(replay.find("TEMP B-TREE") == std::string::npos);  // no sort
   CHECK(plan("SELECT id FROM conversations WHERE token_hash = ?1").find("USING INDEX") !=
         std::string::npos);
+}
+
+namespace {
+
+// A database at schema v1 (messages WITHOUT ROWID, keyed by conversation and
+// seq) with two conversations, their messages and a rating.
+void make_v1_database(const std::string& path) {
+  auto opened = sqlite::db::open(path, sqlite::open_mode::read_write_create);
+  REQUIRE(opened.ok());
+  sqlite::db d = std::move(opened).value();
+  REQUIRE(d.query_text("PRAGMA journal_mode = WAL").ok());
+  REQUIRE(migrate(d, 1).ok());
+  REQUIRE(int_of(d, "PRAGMA user_version") == 1);
+  REQUIRE(
+      text_of(d, "SELECT sql FROM sqlite_schema WHERE name = 'messages'").find("WITHOUT ROWID") !=
+      std::string::npos);
+  REQUIRE(d.exec("PRAGMA foreign_keys = ON").ok());
+  REQUIRE(d.exec(R"sql(
+INSERT INTO conversations (id, token_hash, created_ms, updated_ms, last_seq)
+  VALUES ('c1', 'h1', 1, 5, 3), ('c2', 'h2', 2, 4, 2);
+INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, meta_json, ts_ms) VALUES
+  ('c1', 1, 'm1', 'visitor', 'where is my order?', NULL, 1),
+  ('c2', 1, 'x1', 'visitor', 'hello', NULL, 2),
+  ('c1', 2, NULL, 'bot', 'It ships in **2 days**.', '{"decision":"answer"}', 3),
+  ('c2', 2, NULL, 'bot', 'Hi!', NULL, 4),
+  ('c1', 3, 'm2', 'visitor', 'thanks', NULL, 5);
+INSERT INTO feedback (conversation_id, seq, helpful, ts_ms) VALUES ('c1', 2, 1, 6);
+)sql")
+              .ok());
+}
+
+std::string all_messages(sqlite::db& d) {
+  return text_of(d,
+                 "SELECT group_concat(row, '|') FROM (SELECT conversation_id || ',' || seq || ',' "
+                 "|| coalesce(client_msg_id, '-') || ',' || sender || ',' || text || ',' || "
+                 "coalesce(meta_json, '-') || ',' || ts_ms AS row FROM messages ORDER BY "
+                 "conversation_id, seq)");
+}
+
+}  // namespace
+
+TEST_CASE("a v1 database is migrated to v2 with its messages, ratings and constraints",
+          "[schema]") {
+  test::temp_dir dir;
+  const std::string path = dir.file("s.db");
+  make_v1_database(path);
+  const std::string expected =
+      "c1,1,m1,visitor,where is my order?,-,1|c1,2,-,bot,It ships in **2 days**.,"
+      "{\"decision\":\"answer\"},3|c1,3,m2,visitor,thanks,-,5|c2,1,x1,visitor,hello,-,2|"
+      "c2,2,-,bot,Hi!,-,4";
+
+  {
+    auto w = open_write_connection(path, test::test_config());
+    REQUIRE(w.ok());
+    CHECK(int_of(*w, "PRAGMA user_version") == 2);
+    CHECK(int_of(*w, "PRAGMA foreign_keys") == 1);
+    CHECK(all_messages(*w) == expected);
+    // A rowid table now, with both unique indexes.
+    CHECK(text_of(*w, "SELECT sql FROM sqlite_schema WHERE name = 'messages'")
+              .find("WITHOUT ROWID") == std::string::npos);
+    CHECK(int_of(*w,
+                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
+                 "('messages_seq', 'messages_client_msg_id')") == 2);
+    CHECK(int_of(*w, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_v2'") == 0);
+    CHECK(int_of(*w, "SELECT helpful FROM feedback WHERE conversation_id = 'c1' AND seq = 2") == 1);
+    CHECK(text_of(*w, "PRAGMA integrity_check") == "ok");
+    CHECK(int_of(*w, "SELECT count(*) FROM pragma_foreign_key_check") == 0);
+
+    // The constraints hold on the new table.
+    CHECK_FALSE(w->exec("INSERT INTO messages (conversation_id, seq, sender, text, ts_ms) "
+                        "VALUES ('c1', 3, 'bot', 'same seq', 7)")
+                    .ok());
+    CHECK_FALSE(w->exec("INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, "
+                        "ts_ms) VALUES ('c1', 4, 'm1', 'visitor', 'same client_msg_id', 7)")
+                    .ok());
+    CHECK_FALSE(w->exec("INSERT INTO messages (conversation_id, seq, sender, text, ts_ms) "
+                        "VALUES ('nope', 1, 'bot', 'no conversation', 7)")
+                    .ok());
+    CHECK_FALSE(w->exec("INSERT INTO feedback (conversation_id, seq, helpful, ts_ms) "
+                        "VALUES ('c2', 9, 0, 7)")
+                    .ok());  // no such message
+    CHECK(w->exec("INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, ts_ms) "
+                  "VALUES ('c2', 3, 'x2', 'visitor', 'next', 7)")
+              .ok());
+  }
+
+  // Reopening migrates nothing more.
+  auto again = open_write_connection(path, test::test_config());
+  REQUIRE(again.ok());
+  CHECK(int_of(*again, "PRAGMA user_version") == 2);
+  CHECK(int_of(*again, "SELECT count(*) FROM messages") == 6);
+}
+
+TEST_CASE("a migration that would break a foreign key changes nothing", "[schema]") {
+  test::temp_dir dir;
+  const std::string path = dir.file("s.db");
+  make_v1_database(path);
+  {
+    // A message whose conversation is gone: possible only with foreign keys
+    // off, which is how a migration runs.
+    auto d = sqlite::db::open(path, sqlite::open_mode::read_write);
+    REQUIRE(d.ok());
+    REQUIRE(d->exec("INSERT INTO messages (conversation_id, seq, sender, text, ts_ms) "
+                    "VALUES ('gone', 1, 'bot', 'orphan', 9)")
+                .ok());
+  }
+  auto w = open_write_connection(path, test::test_config());
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().message().find("foreign key violations") != std::string::npos);
+  auto d = sqlite::db::open(path, sqlite::open_mode::read_write);
+  REQUIRE(d.ok());
+  CHECK(int_of(*d, "PRAGMA user_version") == 1);
+  CHECK(
+      text_of(*d, "SELECT sql FROM sqlite_schema WHERE name = 'messages'").find("WITHOUT ROWID") !=
+      std::string::npos);
+  CHECK(int_of(*d, "SELECT count(*) FROM messages") == 6);
 }
