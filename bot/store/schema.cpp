@@ -156,13 +156,17 @@ BEGIN
   SELECT RAISE(ABORT, 'events are append-only');
 END;
 )sql",
-      // ---- v2: messages become a rowid table. A new message is appended at
-      // the end of the table, to a page shared with the other messages of
-      // its batch, instead of into its conversation's own leaf (where the
-      // rows of 100 - 500 bytes split a page every few turns and rebalance
-      // its neighbours); (conversation_id, seq) stays unique through an
-      // index of small entries. A commit writes fewer pages: the store
-      // commits 13 - 27 % more turns per second (docs/performance.md).
+      // ---- v2: messages become a rowid table, and client_msg_id loses its
+      // index. A new message is appended at the end of the table, to a page
+      // shared with the other messages of its batch, instead of into its
+      // conversation's own leaf (where rows of 100 - 500 bytes split a page
+      // every few turns and rebalance its neighbours); (conversation_id,
+      // seq) stays unique through an index of small entries. A
+      // client_msg_id stays unique per conversation, checked by the store's
+      // writer (the only writer of messages), which keeps a hash of every
+      // client_msg_id of the conversations it writes to and reads the rows
+      // only for a possible repeat: an index there wrote one more
+      // per-conversation page per message. docs/store.md has the figures.
       // Runs with foreign keys off (open_write_connection turns them on
       // after migrating); migrate() checks them before committing.
       R"sql(
@@ -182,8 +186,6 @@ DROP TABLE messages;
 ALTER TABLE messages_v2 RENAME TO messages;
 -- The parent key of feedback's foreign key, and the replay's range scan.
 CREATE UNIQUE INDEX messages_seq ON messages (conversation_id, seq);
-CREATE UNIQUE INDEX messages_client_msg_id ON messages (conversation_id, client_msg_id)
-  WHERE client_msg_id IS NOT NULL;
 )sql",
   };
   return scripts;

@@ -188,9 +188,14 @@ constexpr std::string_view k_insert_message =
 constexpr std::string_view k_select_last_seq =
     "SELECT coalesce((SELECT max(seq) FROM messages WHERE conversation_id = ?1), 0) "
     "FROM conversations c WHERE id = ?1";
+// No index has client_msg_id (schema v2): this reads the conversation's rows
+// through messages_seq. Only run when the writer's client_msg_id hashes say
+// the id may be a repeat.
 constexpr std::string_view k_select_by_client_msg_id =
     "SELECT seq, sender, text, ts_ms FROM messages WHERE conversation_id = ?1 AND client_msg_id = "
     "?2";
+constexpr std::string_view k_select_client_msg_ids =
+    "SELECT client_msg_id FROM messages WHERE conversation_id = ?1 AND client_msg_id IS NOT NULL";
 constexpr std::string_view k_update_last_seq =
     "UPDATE conversations SET last_seq = ?2, updated_ms = max(updated_ms, ?3) WHERE id = ?1";
 constexpr std::string_view k_insert_conversation =
@@ -371,6 +376,17 @@ class writer {
     auto found = seq_entry_for(m.conversation_id);
     if (!found) return found.error();
     auto& [key, entry] = **found;
+    // A client_msg_id is unique per conversation: the entry holds the hash
+    // of every one the conversation has, so only a possible repeat reads
+    // the database (a hash collision reads it and inserts after all).
+    const std::uint64_t id_hash = m.client_msg_id.empty() ? 0 : client_msg_id_hash(m.client_msg_id);
+    if (!m.client_msg_id.empty() &&
+        std::find(entry.client_msg_ids.begin(), entry.client_msg_ids.end(), id_hash) !=
+            entry.client_msg_ids.end()) {
+      auto first = find_duplicate(m);
+      if (!first) return first.error();
+      if (*first) return **first;
+    }
     const std::int64_t seq = entry.last_seq + 1;
     const std::string_view from = sender_name(m.from);
     auto s = db_.cached(k_insert_message);
@@ -388,7 +404,6 @@ class writer {
     if (st.ok()) st = ins.run();
     if (!st.ok()) {
       const int code = (*s)->last_extended_code();
-      if (code == SQLITE_CONSTRAINT_UNIQUE && !m.client_msg_id.empty()) return find_duplicate(m);
       // Our cache was wrong (it cannot be when this process is the only
       // writer of messages): forget it and fail this append only. An entry
       // appended to in this batch is right (we hold the write lock) and is
@@ -401,6 +416,7 @@ class writer {
     }
     entry.last_seq = seq;
     entry.max_ts = std::max(entry.max_ts, m.ts_ms);
+    if (!m.client_msg_id.empty()) entry.client_msg_ids.push_back(id_hash);
     if (!entry.dirty) {
       entry.dirty = true;
       dirty_.emplace_back(&key, &entry);
@@ -415,14 +431,17 @@ class writer {
     auto found = seq_entry_for(id);
     if (!found) return found.error();
     seq_entry& entry = (*found)->second;
-    const seq_entry saved = entry;
+    const std::int64_t last_seq = entry.last_seq, max_ts = entry.max_ts;
+    const std::int64_t stored_seq = entry.stored_seq, stored_ts = entry.stored_ts;
+    const std::size_t ids = entry.client_msg_ids.size();
     auto result = write_turn(t);
     if (!result) {
       // The savepoint undid the rows and the context update: so is the cache.
-      entry.last_seq = saved.last_seq;
-      entry.max_ts = saved.max_ts;
-      entry.stored_seq = saved.stored_seq;
-      entry.stored_ts = saved.stored_ts;
+      entry.last_seq = last_seq;
+      entry.max_ts = max_ts;
+      entry.stored_seq = stored_seq;
+      entry.stored_ts = stored_ts;
+      entry.client_msg_ids.resize(ids);
     }
     return result;
   }
@@ -525,6 +544,8 @@ class writer {
     // What a turn's context update wrote in this batch (-1: nothing).
     std::int64_t stored_seq = -1;
     std::int64_t stored_ts = -1;
+    // client_msg_id_hash of each client_msg_id of the conversation.
+    std::vector<std::uint64_t> client_msg_ids;
   };
   using seq_map = std::unordered_map<std::string, seq_entry>;
 
@@ -539,7 +560,21 @@ class writer {
       return core::not_found("conversation " + id + " not found");
     seq_entry e;
     e.last_seq = (*s)->column_int64(0);
-    return &*seq_cache_.emplace(id, e).first;
+    (*s)->reset();
+    auto ids = db_.cached(k_select_client_msg_ids);
+    if (!ids) return ids.error();
+    if (auto st = (*ids)->bind(1, std::string_view(id)); !st.ok()) return st;
+    for (;;) {
+      auto row = (*ids)->step();
+      if (!row) return row.error();
+      if (*row == sqlite::step_result::done) break;
+      e.client_msg_ids.push_back(client_msg_id_hash((*ids)->column_text_view(0)));
+    }
+    return &*seq_cache_.emplace(id, std::move(e)).first;
+  }
+
+  static std::uint64_t client_msg_id_hash(std::string_view id) noexcept {
+    return std::hash<std::string_view>{}(id);
   }
 
   core::result<turn_appended> write_turn(const new_turn& t) {
@@ -613,18 +648,19 @@ class writer {
     return out;
   }
 
-  core::result<appended> find_duplicate(const new_message& m) {
+  // The first message with m's client_msg_id in its conversation (marked
+  // duplicate), none, or conflict when that one differs from m.
+  core::result<std::optional<appended>> find_duplicate(const new_message& m) {
     auto s = db_.cached(k_select_by_client_msg_id);
     if (!s) return s.error();
     if (auto st = bind_all(**s, m.conversation_id, m.client_msg_id); !st.ok()) return st;
     auto r = (*s)->step();
     if (!r) return r.error();
-    if (*r == sqlite::step_result::done)
-      return core::internal_error("client_msg_id conflict without a row");
+    if (*r == sqlite::step_result::done) return std::optional<appended>();
     if ((*s)->column_text_view(1) != sender_name(m.from) || (*s)->column_text_view(2) != m.text) {
       return core::conflict("client_msg_id " + m.client_msg_id + " was used for another message");
     }
-    return appended{(*s)->column_int64(0), (*s)->column_int64(3), true};
+    return std::optional<appended>(appended{(*s)->column_int64(0), (*s)->column_int64(3), true});
   }
 
   sqlite::db db_;

@@ -20,7 +20,9 @@ struct fixture {
     auto s = open_sqlite_store(path, test::test_config(), core::system_clock::instance());
     REQUIRE(s.ok());
     db = std::move(s).value();
-    auto c = wait_for<conversation_row>([&](auto done) { db->create_conversation({"c1", "h1", 1}, done); });
+    auto c = wait_for<conversation_row>([&](auto done) {
+      db->create_conversation({"c1", "h1", 1}, done);
+    });
     REQUIRE(c.ok());
   }
 
@@ -28,7 +30,8 @@ struct fixture {
     return wait_for<turn_appended>([&](auto done) { db->append_turn(std::move(t), done); });
   }
   std::vector<message_row> messages() {
-    auto r = wait_for<std::vector<message_row>>([&](auto done) { db->messages_after("c1", 0, 100, done); });
+    auto r = wait_for<std::vector<message_row>>(
+        [&](auto done) { db->messages_after("c1", 0, 100, done); });
     REQUIRE(r.ok());
     return r.value();
   }
@@ -204,7 +207,8 @@ TEST_CASE("surveys are stored with their comment and csat outside 1 to 5 is refu
   CHECK(survey(6, "").error().code() == core::errc::invalid_argument);
   CHECK(survey(3, std::string(k_max_comment_bytes + 1, 'x')).error().code() ==
         core::errc::invalid_argument);
-  auto unknown = wait_for<std::int64_t>([&](auto done) { f.db->record_survey("c9", 4, "", 0, done); });
+  auto unknown =
+      wait_for<std::int64_t>([&](auto done) { f.db->record_survey("c9", 4, "", 0, done); });
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error().code() == core::errc::not_found);
   f.db->close();
@@ -237,10 +241,11 @@ TEST_CASE("last_seq follows the messages whatever shares a batch") {
       const std::string n = std::to_string(round) + "-" + std::to_string(i);
       wait.add();
       if (i % 4 == 0) {
-        f.db->append_turn(exchange("g" + n, "question", "answer"), [&](core::result<turn_appended> r) {
-          count(r.ok());
-          wait.done();
-        });
+        f.db->append_turn(exchange("g" + n, "question", "answer"),
+                          [&](core::result<turn_appended> r) {
+                            count(r.ok());
+                            wait.done();
+                          });
       } else if (i % 4 == 1) {
         // Fails after its messages and context are written: no such agent.
         // The two plain appends after it bring the seq to what it wrote.
@@ -278,4 +283,83 @@ TEST_CASE("last_seq follows the messages whatever shares a batch") {
   auto next = f.turn(exchange("after", "again", "yes"));
   REQUIRE(next.ok());
   CHECK(next.value().visitor.seq == 301);
+}
+
+// Since schema v2 no index has client_msg_id: the writer keeps a hash of
+// each conversation's ids and reads the rows only for a possible repeat.
+TEST_CASE("a turn that fails inside the transaction forgets its client_msg_id") {
+  fixture f;
+  REQUIRE(f.turn(exchange("m1", "hello", "hi")).ok());
+  // The visitor message is written, then the assignment fails (no agent 99):
+  // the savepoint undoes the row, so m2 is new the next time.
+  new_turn bad = exchange("m2", "I want a person", "one moment");
+  bad.assign_agent = 99;
+  auto r = f.turn(std::move(bad));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == core::errc::not_found);
+  auto again = f.turn(exchange("m2", "I want a person", "one moment"));
+  REQUIRE(again.ok());
+  CHECK_FALSE(again.value().visitor.duplicate);
+  CHECK(again.value().visitor.seq == 3);
+  auto repeat = f.turn(exchange("m2", "I want a person", "one moment"));
+  REQUIRE(repeat.ok());
+  CHECK(repeat.value().visitor.duplicate);
+  CHECK(repeat.value().visitor.seq == 3);
+  CHECK(f.messages().size() == 4);
+}
+
+TEST_CASE("a repeated client_msg_id is found in a long conversation after a reopen") {
+  fixture f;
+  for (int i = 0; i < 300; ++i) {
+    REQUIRE(
+        f.turn(exchange("m" + std::to_string(i), "question " + std::to_string(i), "answer")).ok());
+  }
+  f.db->close();
+  auto reopened = open_sqlite_store(f.path, test::test_config(), core::system_clock::instance());
+  REQUIRE(reopened.ok());
+  f.db = std::move(reopened).value();
+  // The first of 300, the middle one and the last: each answered with its
+  // first seq, and nothing stored.
+  for (int i : {0, 150, 299}) {
+    INFO(i);
+    auto r = f.turn(exchange("m" + std::to_string(i), "question " + std::to_string(i), "answer"));
+    REQUIRE(r.ok());
+    CHECK(r.value().visitor.duplicate);
+    CHECK(r.value().visitor.seq == 2 * i + 1);
+    CHECK(r.value().replies.empty());
+  }
+  auto other = f.turn(exchange("m150", "another text", "answer"));
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.error().code() == core::errc::conflict);
+  auto next = f.turn(exchange("m300", "question 300", "answer"));
+  REQUIRE(next.ok());
+  CHECK_FALSE(next.value().visitor.duplicate);
+  CHECK(next.value().visitor.seq == 601);
+  auto all = wait_for<std::vector<message_row>>(
+      [&](auto done) { f.db->messages_after("c1", 0, k_max_read_limit, done); });
+  REQUIRE(all.ok());
+  CHECK(all.value().size() == 602);
+}
+
+TEST_CASE("a client_msg_id another process stored is a repeat for the store") {
+  fixture f;
+  REQUIRE(f.turn(exchange("m1", "hello", "hi")).ok());
+  {
+    // Another writer (a CLI command beside the server, say) appends to c1.
+    auto other = sqlite::db::open(f.path, sqlite::open_mode::read_write);
+    REQUIRE(other.ok());
+    other->set_busy_timeout(5000);
+    REQUIRE(other
+                ->exec("INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, "
+                       "ts_ms) VALUES ('c1', 3, 'ext', 'visitor', 'from elsewhere', 5)")
+                .ok());
+    REQUIRE(other->exec("UPDATE conversations SET last_seq = 3 WHERE id = 'c1'").ok());
+  }
+  auto r = f.turn(exchange("ext", "from elsewhere", "reply"));
+  REQUIRE(r.ok());
+  CHECK(r.value().visitor.duplicate);
+  CHECK(r.value().visitor.seq == 3);
+  auto next = f.turn(exchange("m2", "and now", "reply"));
+  REQUIRE(next.ok());
+  CHECK(next.value().visitor.seq == 4);
 }
