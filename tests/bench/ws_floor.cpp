@@ -18,8 +18,9 @@
 // --sqlite-log PATH is the least any SQLite store can do for the same
 // guarantee (acked after a COMMIT that reached the disk): the two messages
 // of a turn appended to one table with no index, on one writer thread with
-// group commit (WAL, synchronous=FULL, SQLite's own checkpoints every 4,000
-// frames). It keeps no context and cannot find a conversation's messages or
+// group commit (WAL, synchronous=FULL, checkpoints as the store does them:
+// PASSIVE on their own thread from 4,000 WAL frames, then the writer
+// catches up). It keeps no context and cannot find a conversation's messages or
 // a repeated client_msg_id without reading the whole table; --index adds
 // the one index that finding a conversation's messages needs
 // (conversation_id, seq).
@@ -115,7 +116,7 @@ class sqlite_log {
     if (!opened) return opened.error();
     auto log = std::unique_ptr<sqlite_log>(new sqlite_log(std::move(opened).value()));
     for (const char* sql : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-                            "PRAGMA cache_size = -16384", "PRAGMA wal_autocheckpoint = 4000",
+                            "PRAGMA cache_size = -16384", "PRAGMA wal_autocheckpoint = 0",
                             "CREATE TABLE IF NOT EXISTS turns (id INTEGER PRIMARY KEY, "
                             "conversation_id TEXT NOT NULL, seq INTEGER NOT NULL, "
                             "client_msg_id TEXT, sender TEXT NOT NULL, text TEXT NOT NULL, "
@@ -129,6 +130,21 @@ class sqlite_log {
         return st;
       }
     }
+    // Checkpoints as the store does them: PASSIVE on a thread and connection
+    // of their own from 4,000 WAL frames, then the writer catches up.
+    auto ckpt = store::sqlite::db::open(path, store::sqlite::open_mode::read_write);
+    if (!ckpt) return ckpt.error();
+    log->ckpt_db_ = std::make_unique<store::sqlite::db>(std::move(ckpt).value());
+    if (auto st = log->ckpt_db_->exec("PRAGMA synchronous = FULL"); !st.ok()) return st;
+    log->db_.set_wal_hook([l = log.get()](int frames) {
+      if (frames < 4000) return;
+      {
+        std::lock_guard lk(l->ckpt_mu_);
+        l->ckpt_requested_ = true;
+      }
+      l->ckpt_cv_.notify_one();
+    });
+    log->ckpt_thread_ = std::thread([l = log.get()] { l->checkpoint_loop(); });
     log->thread_ = std::thread([l = log.get()] { l->run(); });
     return log;
   }
@@ -140,6 +156,12 @@ class sqlite_log {
     }
     cv_.notify_one();
     if (thread_.joinable()) thread_.join();
+    {
+      std::lock_guard lk(ckpt_mu_);
+      ckpt_stopping_ = true;
+    }
+    ckpt_cv_.notify_one();
+    if (ckpt_thread_.joinable()) ckpt_thread_.join();
   }
 
   void submit(request r) {
@@ -174,6 +196,20 @@ class sqlite_log {
         }
       }
       batch.clear();
+      if (catch_up_.exchange(false)) (void)db_.checkpoint(store::sqlite::checkpoint_mode::passive);
+    }
+  }
+
+  void checkpoint_loop() {
+    for (;;) {
+      {
+        std::unique_lock lk(ckpt_mu_);
+        ckpt_cv_.wait(lk, [&] { return ckpt_stopping_ || ckpt_requested_; });
+        if (ckpt_stopping_) return;
+        ckpt_requested_ = false;
+      }
+      (void)ckpt_db_->checkpoint(store::sqlite::checkpoint_mode::passive);
+      catch_up_.store(true);
     }
   }
 
@@ -210,6 +246,13 @@ class sqlite_log {
   std::deque<request> queue_;
   bool stopping_ = false;
   std::thread thread_;
+  std::unique_ptr<store::sqlite::db> ckpt_db_;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_requested_ = false;
+  bool ckpt_stopping_ = false;
+  std::atomic<bool> catch_up_{false};
+  std::thread ckpt_thread_;
 };
 
 std::string_view str(const json::object& o, std::string_view key) {
