@@ -214,15 +214,30 @@ analyzed analyzer::analyze_query(std::string_view text) const {
   return out;
 }
 
-void analyzer::features_of(const analyzed& a, std::unordered_map<std::uint64_t, float>& words,
-                           std::unordered_map<std::uint64_t, float>& chars) {
+void analyzer::features_of(const analyzed& a, feature_counts& words, feature_counts& chars) {
+  // The same ids as hash_feature(kind, text), hashed in place: no string is
+  // built for a bigram or a padded word.
+  const auto start = [](char kind) {
+    std::uint64_t h = 1469598103934665603ULL;
+    h = (h ^ static_cast<unsigned char>(kind)) * 1099511628211ULL;
+    return (h ^ 0x1F) * 1099511628211ULL;
+  };
+  const auto add = [](std::uint64_t h, std::string_view text) {
+    for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    return h;
+  };
   for (std::size_t i = 0; i < a.stems.size(); ++i) {
-    words[hash_feature("w", a.stems[i])] += 1.0f;
-    if (i + 1 < a.stems.size()) words[hash_feature("b", a.stems[i] + " " + a.stems[i + 1])] += 1.0f;
-    const std::string padded = "<" + a.words[i] + ">";
+    words[add(start('w'), a.stems[i])] += 1.0f;
+    if (i + 1 < a.stems.size()) words[add(add(add(start('b'), a.stems[i]), " "), a.stems[i + 1])] += 1.0f;
+    // Character n-grams of "<word>".
+    const std::string_view w = a.words[i];
+    const std::size_t padded = w.size() + 2;
+    const auto at = [&](std::size_t k) { return k == 0 ? '<' : k == padded - 1 ? '>' : w[k - 1]; };
     for (std::size_t n = 3; n <= 4; ++n) {
-      for (std::size_t k = 0; k + n <= padded.size(); ++k) {
-        chars[hash_feature("c", std::string_view(padded).substr(k, n))] += 1.0f;
+      for (std::size_t k = 0; k + n <= padded; ++k) {
+        std::uint64_t h = start('c');
+        for (std::size_t j = k; j < k + n; ++j) h = (h ^ static_cast<unsigned char>(at(j))) * 1099511628211ULL;
+        chars[h] += 1.0f;
       }
     }
   }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory_resource>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,6 +30,11 @@ struct analyzed {
   std::vector<std::string> stems;      // parallel to words
   std::vector<std::string> corrected;  // "shiping→shipping" notes, for explanations
 };
+
+// Raw counts per hashed feature id. Polymorphic, so that a search can keep
+// them in a stack arena; the iteration order (which fixes the order features
+// are summed in) is that of std::unordered_map, whatever the resource.
+using feature_counts = std::pmr::unordered_map<std::uint64_t, float>;
 
 // One sparse feature: a hashed id and a weight.
 struct feature {
@@ -54,8 +60,7 @@ class analyzer {
 
   // Raw feature counts of analysed text: word unigrams and bigrams (of
   // stems) into `words`, character 3- and 4-grams of each word into `chars`.
-  static void features_of(const analyzed& a, std::unordered_map<std::uint64_t, float>& words,
-                          std::unordered_map<std::uint64_t, float>& chars);
+  static void features_of(const analyzed& a, feature_counts& words, feature_counts& chars);
 
   static std::string stem(std::string_view word);
   static bool is_stop_word(std::string_view word);

@@ -1,10 +1,13 @@
 #include "bot/kb/index.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <memory_resource>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -17,8 +20,66 @@
 namespace bot::kb {
 namespace {
 
-using fmap = std::unordered_map<std::uint64_t, float>;
 using sparse = std::vector<feature>;
+
+// A map from feature ids (64-bit hashes, already well mixed) to values,
+// filled at build time and then only read: open addressing with linear
+// probing in a power-of-two table at most half full, so that a lookup reads
+// one or two adjacent slots where a node-based map follows a pointer to a
+// node of its own. A search looks up every feature of the message.
+template <typename V>
+class id_map {
+ public:
+  // The value for `id`, value-initialised when it is new.
+  V& operator[](std::uint64_t id) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    slot& sl = slots_[find_slot(id)];
+    if (!sl.used) {
+      sl = {id, V{}, true};
+      ++size_;
+    }
+    return sl.value;
+  }
+  // Inserts (id, value) unless id is there; the stored value and whether it
+  // was inserted.
+  std::pair<V*, bool> try_emplace(std::uint64_t id, V value) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    slot& sl = slots_[find_slot(id)];
+    if (sl.used) return {&sl.value, false};
+    sl = {id, value, true};
+    ++size_;
+    return {&sl.value, true};
+  }
+  const V* find(std::uint64_t id) const {
+    if (size_ == 0) return nullptr;
+    const slot& sl = slots_[find_slot(id)];
+    return sl.used ? &sl.value : nullptr;
+  }
+  bool contains(std::uint64_t id) const { return find(id) != nullptr; }
+  std::size_t size() const { return size_; }
+
+ private:
+  struct slot {
+    std::uint64_t id = 0;
+    V value{};
+    bool used = false;
+  };
+  std::size_t find_slot(std::uint64_t id) const {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = static_cast<std::size_t>((id * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+    while (slots_[i].used && slots_[i].id != id) i = (i + 1) & mask;
+    return i;
+  }
+  void grow() {
+    std::vector<slot> old(std::max<std::size_t>(16, slots_.size() * 2));
+    old.swap(slots_);
+    for (const slot& sl : old) {
+      if (sl.used) slots_[find_slot(sl.id)] = sl;
+    }
+  }
+  std::vector<slot> slots_;
+  std::size_t size_ = 0;
+};
 
 // A term of the nearest-variant index and its weight in a vector.
 struct term_weight {
@@ -38,7 +99,8 @@ float idf_of(std::size_t docs, int df) {
   return static_cast<float>(std::log((static_cast<double>(docs) + 1.0) / (df + 1.0)) + 1.0);
 }
 
-void normalise(sparse& v) {
+template <typename Features>
+void normalise(Features& v) {
   double sum = 0;
   for (const auto& f : v) sum += double(f.value) * f.value;
   if (sum <= 0) return;
@@ -138,12 +200,12 @@ void for_each_index(std::size_t n, int threads, std::size_t block, const F& work
 struct kb_index::impl {
   kb_options opt;
   analyzer an;
-  std::unordered_map<std::uint64_t, float> idf_word, idf_char;
-  std::unordered_set<std::uint64_t> knn_skip;  // stop-word unigrams: too common to index
+  id_map<float> idf_word, idf_char;
+  id_map<char> knn_skip;  // stop-word unigrams: too common to index
   std::vector<sample> samples;
   std::vector<std::int32_t> article_of;  // samples[i].article, packed: the lookups read it per hit
   // The nearest-variant index: term -> (variant, value), by variant.
-  std::unordered_map<std::uint64_t, std::uint32_t> knn_terms;  // feature id -> term
+  id_map<std::uint32_t> knn_terms;  // feature id -> term
   std::vector<std::vector<std::pair<std::uint32_t, float>>> postings;
   std::size_t common_postings = 0;  // lists longer than this are read last (lookup())
   std::vector<std::unordered_set<std::string>> article_stems;
@@ -163,31 +225,29 @@ struct kb_index::impl {
     return static_cast<std::size_t>(h & mask);
   }
 
-  float score(const model& m, const sparse& x, int article) const {
-    float s = m.bias[static_cast<std::size_t>(article)];
-    for (const auto& f : x) s += f.value * m.weights[slot(f.id, article)];
-    return s;
-  }
-
   // Model and nearest-variant vectors of analysed text. Features the KB has
   // never seen are dropped (they carry no weight).
   void vectorize(const analyzed& a, sparse& x, sparse& q) const {
-    fmap words, chars;
+    // The counts live in a stack arena: a message has a few hundred
+    // features at most, and a node-based map allocates one node per feature.
+    std::array<std::byte, 32 * 1024> buffer;
+    std::pmr::monotonic_buffer_resource arena(buffer.data(), buffer.size());
+    feature_counts words(&arena), chars(&arena);
     analyzer::features_of(a, words, chars);
     x.clear();
     q.clear();
     for (const auto& [id, tf] : words) {
-      const auto it = idf_word.find(id);
-      if (it == idf_word.end()) continue;
-      const float v = (1.0f + std::log(tf)) * it->second;
+      const float* idf = idf_word.find(id);
+      if (idf == nullptr) continue;
+      const float v = (1.0f + std::log(tf)) * *idf;
       x.push_back({id, v});
-      if (!knn_skip.count(id)) q.push_back({id, v});
+      if (!knn_skip.contains(id)) q.push_back({id, v});
     }
-    sparse c;
+    std::pmr::vector<feature> c(&arena);
     for (const auto& [id, tf] : chars) {
-      const auto it = idf_char.find(id);
-      if (it == idf_char.end()) continue;
-      c.push_back({id, (1.0f + std::log(tf)) * it->second});
+      const float* idf = idf_char.find(id);
+      if (idf == nullptr) continue;
+      c.push_back({id, (1.0f + std::log(tf)) * *idf});
     }
     normalise(c);
     normalise(x);
@@ -207,8 +267,7 @@ struct kb_index::impl {
   std::vector<term_weight> knn_terms_of(const sparse& q) const {
     std::vector<term_weight> out;
     for (const auto& f : q) {
-      const auto it = knn_terms.find(f.id);
-      if (it != knn_terms.end()) out.push_back({it->second, f.value});
+      if (const std::uint32_t* term = knn_terms.find(f.id)) out.push_back({*term, f.value});
     }
     return out;
   }
@@ -347,8 +406,26 @@ struct kb_index::impl {
       for (const auto& n : near_list) out.push_back({n.article, 0, n.sim, n.sample, 0});
     }
     if (out.empty()) return out;
+    // The weight slots of every (candidate, feature) pair first, prefetched:
+    // the weights are a table of 2^weight_bits floats, and each read is a
+    // cache miss.
+    thread_local std::vector<std::size_t> slots;
+    const std::size_t nx = x.size();
+    slots.resize(out.size() * nx);
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      for (std::size_t t = 0; t < nx; ++t) {
+        const std::size_t sl = slot(x[t].id, out[j].article);
+        slots[j * nx + t] = sl;
+        __builtin_prefetch(&m.weights[sl]);
+      }
+    }
     float mx = -1e30f;
-    for (auto& c : out) mx = std::max(mx, c.score = score(m, x, c.article) + opt.similarity_weight * c.sim);
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      scored& c = out[j];
+      float sc = m.bias[static_cast<std::size_t>(c.article)];
+      for (std::size_t t = 0; t < nx; ++t) sc += x[t].value * m.weights[slots[j * nx + t]];
+      mx = std::max(mx, c.score = sc + opt.similarity_weight * c.sim);
+    }
     double z = 0;
     for (auto& c : out) z += c.p = std::exp(double(c.score - mx));
     // Fewer articles than candidates share a word with the message: the
@@ -581,7 +658,7 @@ core::result<std::shared_ptr<const kb_index>> kb_index::build(kb_files files, co
   // Document frequencies over the variants.
   std::unordered_map<std::uint64_t, int> df_word, df_char;
   for (const auto& d : docs) {
-    fmap w, c;
+    feature_counts w, c;
     analyzer::features_of(d, w, c);
     for (const auto& [id, n] : w) ++df_word[id];
     for (const auto& [id, n] : c) ++df_char[id];
@@ -591,16 +668,16 @@ core::result<std::shared_ptr<const kb_index>> kb_index::build(kb_files files, co
   for (const auto& [id, df] : df_char) im.idf_char[id] = idf_of(n, df);
   for (const auto& d : docs) {
     for (std::size_t i = 0; i < d.words.size(); ++i) {
-      if (analyzer::is_stop_word(d.words[i])) im.knn_skip.insert(hash_feature("w", d.stems[i]));
+      if (analyzer::is_stop_word(d.words[i])) im.knn_skip[hash_feature("w", d.stems[i])] = 1;
     }
   }
   for (std::size_t i = 0; i < docs.size(); ++i) {
     im.vectorize(docs[i], im.samples[i].x, im.samples[i].q);
     for (const auto& f : im.samples[i].q) {
-      const auto [it, added] = im.knn_terms.try_emplace(f.id, static_cast<std::uint32_t>(im.postings.size()));
+      const auto [term, added] = im.knn_terms.try_emplace(f.id, static_cast<std::uint32_t>(im.postings.size()));
       if (added) im.postings.emplace_back();
-      im.postings[it->second].emplace_back(static_cast<std::uint32_t>(i), f.value);
-      im.samples[i].terms.push_back({it->second, f.value});
+      im.postings[*term].emplace_back(static_cast<std::uint32_t>(i), f.value);
+      im.samples[i].terms.push_back({*term, f.value});
     }
   }
   // Long enough that a lookup reads more of them than of all the others.
@@ -711,14 +788,16 @@ std::vector<kb_match> kb_index::search(std::string_view text, std::size_t limit)
 
   // Coverage: the share of the message's content words the KB knows. A
   // message about something else ("overdraft fee") keeps few of its words.
-  std::unordered_set<std::string> query_stems;
+  std::vector<std::string_view> query_stems;  // distinct, sorted
   std::size_t content = 0, known = 0;
   for (std::size_t i = 0; i < a.words.size(); ++i) {
     if (analyzer::is_stop_word(a.words[i])) continue;
-    query_stems.insert(a.stems[i]);
+    query_stems.push_back(a.stems[i]);
     ++content;
     known += im.an.knows(a.words[i]);
   }
+  std::sort(query_stems.begin(), query_stems.end());
+  query_stems.erase(std::unique(query_stems.begin(), query_stems.end()), query_stems.end());
   const double coverage = content == 0 ? 1.0 : double(known) / double(content);
   // The top article's confidence: the calibrated chance it is right, on a
   // square-root scale shared with intent rules (docs/routing.md), reduced by
@@ -738,10 +817,9 @@ std::vector<kb_match> kb_index::search(std::string_view text, std::size_t limit)
     if (r.sample >= 0) m.nearest = im.samples[static_cast<std::size_t>(r.sample)].text;
     m.calibrated = im.calibrated(r.p);
     m.confidence = p1 > 0 ? top_conf * r.p / p1 : 0.0;
-    for (const auto& st : query_stems) {
-      if (im.article_stems[static_cast<std::size_t>(r.article)].count(st)) m.terms.push_back(st);
+    for (const auto st : query_stems) {
+      if (im.article_stems[static_cast<std::size_t>(r.article)].count(std::string(st))) m.terms.emplace_back(st);
     }
-    std::sort(m.terms.begin(), m.terms.end());
     m.corrected = a.corrected;
     out.push_back(std::move(m));
   }

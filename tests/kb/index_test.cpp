@@ -466,3 +466,31 @@ TEST_CASE("an empty knowledge base builds and finds nothing", "[index]") {
   CHECK(idx->fts_search("where is my order", 5).empty());
   CHECK(idx->find("anything") == nullptr);
 }
+
+TEST_CASE("features are the hashes of their unigram, bigram and character n-gram texts",
+          "[index][analyzer]") {
+  analyzed a;
+  a.words = {"tents", "leak"};
+  a.stems = {"tent", "leak"};
+  feature_counts words, chars;
+  analyzer::features_of(a, words, chars);
+  CHECK(words.size() == 3);
+  CHECK(words.at(hash_feature("w", "tent")) == 1.0f);
+  CHECK(words.at(hash_feature("w", "leak")) == 1.0f);
+  CHECK(words.at(hash_feature("b", "tent leak")) == 1.0f);
+  // "<tents>" has 5 trigrams and 4 four-grams, "<leak>" 4 and 3: 16, all distinct.
+  CHECK(chars.size() == 16);
+  for (const char* g : {"<te", "ten", "ent", "nts", "ts>", "<ten", "tent", "ents", "nts>", "<le", "lea",
+                        "eak", "ak>", "<lea", "leak", "eak>"}) {
+    INFO(g);
+    CHECK(chars.count(hash_feature("c", g)) == 1);
+  }
+  // A repeated gram counts twice.
+  analyzed twice;
+  twice.words = {"aaaa"};
+  twice.stems = {"aaaa"};
+  feature_counts w2, c2;
+  analyzer::features_of(twice, w2, c2);
+  CHECK(c2.at(hash_feature("c", "aaa")) == 2.0f);
+  CHECK(c2.at(hash_feature("c", "<aa")) == 1.0f);
+}
