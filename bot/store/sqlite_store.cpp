@@ -180,9 +180,11 @@ core::status check_turn(new_turn& t) {
 
 // ------------------------------------------------------------------- SQL
 
+// context_json: the dialog context after this message, on the last message a
+// turn writes when the turn has one (schema v3); otherwise NULL.
 constexpr std::string_view k_insert_message =
-    "INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, meta_json, ts_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, meta_json, ts_ms, "
+    "context_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 // The conversation's last seq, including rows inserted by the open batch;
 // no row when the conversation does not exist.
 constexpr std::string_view k_select_last_seq =
@@ -196,22 +198,19 @@ constexpr std::string_view k_select_by_client_msg_id =
     "?2";
 constexpr std::string_view k_select_client_msg_ids =
     "SELECT client_msg_id FROM messages WHERE conversation_id = ?1 AND client_msg_id IS NOT NULL";
-constexpr std::string_view k_update_last_seq =
-    "UPDATE conversations SET last_seq = ?2, updated_ms = max(updated_ms, ?3) WHERE id = ?1";
 constexpr std::string_view k_insert_conversation =
-    "INSERT INTO conversations (id, token_hash, state, team, context_json, last_seq, created_ms, "
-    "updated_ms) "
-    "VALUES (?1, ?2, 'bot', '', '{}', 0, ?3, ?3)";
+    "INSERT INTO conversations (id, token_hash, state, team, context_json, created_ms, updated_ms) "
+    "VALUES (?1, ?2, 'bot', '', '{}', ?3, ?3)";
 constexpr std::string_view k_update_state =
     "UPDATE conversations SET state = ?2, team = ?3, updated_ms = max(updated_ms, ?4), "
     "closed_ms = CASE WHEN ?2 = 'closed' THEN ?4 ELSE NULL END WHERE id = ?1";
+// A context set outside a turn: on the conversation's last message, or on
+// the conversation itself while it has none.
+constexpr std::string_view k_update_last_message_context =
+    "UPDATE messages SET context_json = ?2 WHERE rowid = (SELECT rowid FROM messages WHERE "
+    "conversation_id = ?1 ORDER BY seq DESC LIMIT 1)";
 constexpr std::string_view k_update_context =
     "UPDATE conversations SET context_json = ?2, updated_ms = max(updated_ms, ?3) WHERE id = ?1";
-// A turn's context and its conversation's last seq in one statement (the
-// batch's last-seq flush then skips that conversation).
-constexpr std::string_view k_update_context_and_seq =
-    "UPDATE conversations SET context_json = ?2, updated_ms = max(updated_ms, ?3), last_seq = ?4 "
-    "WHERE id = ?1";
 // Only a bot message can be rated; a second rating replaces the first.
 constexpr std::string_view k_upsert_feedback =
     "INSERT INTO feedback (conversation_id, seq, helpful, ts_ms) "
@@ -244,24 +243,30 @@ constexpr std::string_view k_select_agent_by_name =
     "FROM agents WHERE name = ?1";
 constexpr std::string_view k_select_agent_teams =
     "SELECT team FROM agent_teams WHERE agent_id = ?1 ORDER BY team";
-constexpr std::string_view k_select_conversation_by_id =
-    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
-    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS "
-    "NULL), "
-    "coalesce(visitor_email, '') "
-    "FROM conversations c WHERE id = ?1";
-constexpr std::string_view k_select_conversation_by_token =
-    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
-    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS "
-    "NULL), "
-    "coalesce(visitor_email, '') "
-    "FROM conversations c WHERE token_hash = ?1";
-constexpr std::string_view k_select_conversations_in_state =
-    "SELECT id, token_hash, state, team, context_json, last_seq, created_ms, updated_ms, "
-    "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND a.released_ms IS "
-    "NULL), "
-    "coalesce(visitor_email, '') "
-    "FROM conversations c WHERE state = ?1 ORDER BY updated_ms LIMIT ?2";
+// A conversation_row, in read_conversation()'s order, from `conversations c`
+// and a condition. Its context, last seq and last activity come from its
+// messages (schema v3: a turn writes no conversations row): the context is
+// that of the newest message with one, else the row's own (set while the
+// conversation had no message, or by a schema before v3).
+std::string select_conversation(std::string_view condition) {
+  return std::string(
+             "SELECT id, token_hash, state, team, "
+             "coalesce((SELECT m.context_json FROM messages m WHERE m.conversation_id = c.id AND "
+             "m.context_json IS NOT NULL ORDER BY m.seq DESC LIMIT 1), c.context_json), "
+             "coalesce((SELECT max(m.seq) FROM messages m WHERE m.conversation_id = c.id), 0), "
+             "created_ms, "
+             "max(c.updated_ms, coalesce((SELECT m.ts_ms FROM messages m WHERE m.conversation_id = "
+             "c.id ORDER BY m.seq DESC LIMIT 1), 0)), "
+             "(SELECT agent_id FROM assignments a WHERE a.conversation_id = c.id AND "
+             "a.released_ms IS NULL), "
+             "coalesce(visitor_email, '') FROM conversations c ") +
+         std::string(condition);
+}
+const std::string k_select_conversation_by_id = select_conversation("WHERE id = ?1");
+const std::string k_select_conversation_by_token = select_conversation("WHERE token_hash = ?1");
+// By the time of the last state change (the index), oldest first.
+const std::string k_select_conversations_in_state =
+    select_conversation("WHERE state = ?1 ORDER BY c.updated_ms LIMIT ?2");
 constexpr std::string_view k_insert_note =
     "INSERT INTO notes (conversation_id, agent_id, text, ts_ms) VALUES (?1, ?2, ?3, ?4)";
 constexpr std::string_view k_select_notes =
@@ -343,22 +348,12 @@ class writer {
     return {};
   }
 
-  // Writes the last seq of every conversation appended to in this batch.
-  core::status flush_last_seq() {
-    for (auto& [id, entry] : dirty_) {
-      // Already written with the turn's context, and nothing appended since.
-      const bool stored = entry->stored_seq == entry->last_seq && entry->stored_ts >= entry->max_ts;
-      entry->stored_seq = entry->stored_ts = -1;
-      if (!stored) {
-        auto s = db_.cached(k_update_last_seq);
-        if (!s) return s.error();
-        if (auto st = bind_all(**s, *id, entry->last_seq, entry->max_ts); !st.ok()) return st;
-        if (auto st = (*s)->run(); !st.ok()) return st;
-      }
-      entry->dirty = false;
-    }
+  // Before COMMIT: the entries appended to in this batch are settled. (No
+  // row of `conversations` is written for them: its last seq and context
+  // are read from the messages, schema v3.)
+  void end_batch() {
+    for (auto& [id, entry] : dirty_) entry->dirty = false;
     dirty_.clear();
-    return {};
   }
 
   // After COMMIT returned.
@@ -372,7 +367,8 @@ class writer {
     dirty_.clear();
   }
 
-  core::result<appended> append(const new_message& m) {
+  // `context`, when given, is the dialog context after this message.
+  core::result<appended> append(const new_message& m, const std::string* context = nullptr) {
     auto found = seq_entry_for(m.conversation_id);
     if (!found) return found.error();
     auto& [key, entry] = **found;
@@ -401,6 +397,7 @@ class writer {
     if (st.ok()) st = ins.bind_ref(5, m.text);
     if (st.ok()) st = m.meta_json.empty() ? ins.bind_null(6) : ins.bind_ref(6, m.meta_json);
     if (st.ok()) st = ins.bind(7, m.ts_ms);
+    if (st.ok()) st = context ? ins.bind_ref(8, *context) : ins.bind_null(8);
     if (st.ok()) st = ins.run();
     if (!st.ok()) {
       const int code = (*s)->last_extended_code();
@@ -415,7 +412,6 @@ class writer {
       return st;
     }
     entry.last_seq = seq;
-    entry.max_ts = std::max(entry.max_ts, m.ts_ms);
     if (!m.client_msg_id.empty()) entry.client_msg_ids.push_back(id_hash);
     if (!entry.dirty) {
       entry.dirty = true;
@@ -431,16 +427,12 @@ class writer {
     auto found = seq_entry_for(id);
     if (!found) return found.error();
     seq_entry& entry = (*found)->second;
-    const std::int64_t last_seq = entry.last_seq, max_ts = entry.max_ts;
-    const std::int64_t stored_seq = entry.stored_seq, stored_ts = entry.stored_ts;
+    const std::int64_t last_seq = entry.last_seq;
     const std::size_t ids = entry.client_msg_ids.size();
     auto result = write_turn(t);
     if (!result) {
-      // The savepoint undid the rows and the context update: so is the cache.
+      // The savepoint undid the rows: so is the cache.
       entry.last_seq = last_seq;
-      entry.max_ts = max_ts;
-      entry.stored_seq = stored_seq;
-      entry.stored_ts = stored_ts;
       entry.client_msg_ids.resize(ids);
     }
     return result;
@@ -511,14 +503,19 @@ class writer {
     return {};
   }
 
-  // With `last_seq`, the conversation's last seq goes in the same UPDATE.
+  // A context set outside the messages of a turn: it goes on the
+  // conversation's last message (the context after it), or on the
+  // conversation's row while it has no message.
   core::status set_context(const std::string& id, const std::string& context_json,
-                           std::int64_t ts_ms, std::optional<std::int64_t> last_seq = {}) {
-    auto s = db_.cached(last_seq ? k_update_context_and_seq : k_update_context);
+                           std::int64_t ts_ms) {
+    auto on_message = db_.cached(k_update_last_message_context);
+    if (!on_message) return on_message.error();
+    if (auto st = bind_all(**on_message, id, context_json); !st.ok()) return st;
+    if (auto st = (*on_message)->run(); !st.ok()) return st;
+    if (db_.changes() == 1) return {};
+    auto s = db_.cached(k_update_context);
     if (!s) return s.error();
-    core::status bound = last_seq ? bind_all(**s, id, context_json, ts_ms, *last_seq)
-                                  : bind_all(**s, id, context_json, ts_ms);
-    if (!bound.ok()) return bound;
+    if (auto st = bind_all(**s, id, context_json, ts_ms); !st.ok()) return st;
     if (auto st = (*s)->run(); !st.ok()) return st;
     if (db_.changes() == 0) return core::not_found("conversation " + id + " not found");
     return {};
@@ -539,11 +536,7 @@ class writer {
  private:
   struct seq_entry {
     std::int64_t last_seq = 0;
-    std::int64_t max_ts = 0;  // newest ts appended in this batch
-    bool dirty = false;       // appended to in this batch
-    // What a turn's context update wrote in this batch (-1: nothing).
-    std::int64_t stored_seq = -1;
-    std::int64_t stored_ts = -1;
+    bool dirty = false;  // appended to in this batch
     // client_msg_id_hash of each client_msg_id of the conversation.
     std::vector<std::uint64_t> client_msg_ids;
   };
@@ -579,30 +572,23 @@ class writer {
 
   core::result<turn_appended> write_turn(const new_turn& t) {
     turn_appended out;
+    // The turn's context goes on the last message it writes: the context
+    // after that message. A turn that writes none updates it apart.
+    const std::string* context = t.context_json ? &*t.context_json : nullptr;
     if (t.visitor) {
-      auto v = append(*t.visitor);
+      auto v = append(*t.visitor, t.replies.empty() ? context : nullptr);
       if (!v) return v.error();
       out.visitor = *v;
       if (v->duplicate) return out;  // answered the first time: write nothing
     }
-    for (const auto& r : t.replies) {
-      auto a = append(r);
+    for (std::size_t i = 0; i < t.replies.size(); ++i) {
+      auto a = append(t.replies[i], i + 1 == t.replies.size() ? context : nullptr);
       if (!a) return a.error();
       out.replies.push_back(*a);
     }
     const std::string& id = t.visitor ? t.visitor->conversation_id : t.conversation_id;
-    if (t.context_json) {
-      const auto it = seq_cache_.find(id);
-      if (it != seq_cache_.end() && it->second.dirty) {
-        // The last seq goes with the context: one UPDATE of the row, not two.
-        seq_entry& e = it->second;
-        const std::int64_t ts = std::max(t.ts_ms, e.max_ts);
-        if (auto st = set_context(id, *t.context_json, ts, e.last_seq); !st.ok()) return st;
-        e.stored_seq = e.last_seq;
-        e.stored_ts = ts;
-      } else if (auto st = set_context(id, *t.context_json, t.ts_ms); !st.ok()) {
-        return st;
-      }
+    if (context && !t.visitor && t.replies.empty()) {
+      if (auto st = set_context(id, *context, t.ts_ms); !st.ok()) return st;
     }
     if (t.state) {
       if (auto st = set_state(id, t.state->state, t.state->team, t.ts_ms); !st.ok()) return st;
@@ -1423,7 +1409,7 @@ class sqlite_store final : public store {
             batch_status = core::io_error("transaction rolled back by SQLite during the batch");
           }
         }
-        if (batch_status.ok()) batch_status = w.flush_last_seq();
+        if (batch_status.ok()) w.end_batch();
         if (batch_status.ok()) batch_status = tx->commit();
         // Otherwise the transaction's destructor rolls back.
       }

@@ -69,11 +69,13 @@ struct conversation_row {
   std::string token_hash;
   std::string state = "bot";
   std::string team;          // "" when none
-  std::string context_json;  // "{}" when empty
-  std::int64_t last_seq = 0;
+  std::string context_json;  // "{}" when empty; the newest message's that has one, else the row's
+  std::int64_t last_seq = 0;  // seq of the newest message; 0 = none
   std::int64_t agent_id = 0;  // the agent of the open assignment; 0 = none
   std::string visitor_email;  // "" when none was left
   std::int64_t created_ms = 0;
+  // The last activity: the newest message's ts_ms, or the last change of the
+  // row itself (state, context set apart from a message), whichever is later.
   std::int64_t updated_ms = 0;
 };
 

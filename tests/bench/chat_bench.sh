@@ -13,6 +13,10 @@
 #   idle    CONNECTIONS idle visitors (hello, then nothing): the server's
 #           resident memory per connection
 #
+# After a closed or rate run it prints what the server wrote to disk (the
+# `server disk` line: /proc/PID/io write_bytes; for supportbot also its
+# commits and store writes from /metrics).
+#
 # FLOOR=transport|store|sqlite-log|sqlite-log-index runs the same load
 # against ws_floor (tests/bench/ws_floor.cpp) instead, which routes nothing:
 # the transport alone; with the real store; with the least a SQLite store
@@ -70,13 +74,35 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$server_pid/status"; }
 url=ws://127.0.0.1:$port/ws
 messages=$root/tests/bench/messages.txt
 
+# Bytes the server had the kernel write to disk (WAL, checkpoints), and, for
+# supportbot, its commits and turns (from /metrics), after a closed or rate run.
+written() { awk '/^write_bytes/ {print $2}' "/proc/$server_pid/io"; }
+report_writes() {
+  local bytes=$(( $(written) - $1 ))
+  if [ -z "${FLOOR:-}" ]; then
+    local m
+    m=$(curl -s "http://127.0.0.1:$port/metrics")
+    local batches turns
+    batches=$(awk '/^supportbot_store_batches_total / {print $2}' <<< "$m")
+    turns=$(awk '/^supportbot_store_batch_size_sum / {printf "%d", $2}' <<< "$m")
+    echo "server disk   $bytes bytes written, $batches commits of $turns writes:" \
+         "$(( bytes / (turns > 0 ? turns : 1) )) bytes per write"
+  else
+    echo "server disk   $bytes bytes written"
+  fi
+}
+
 case "$mode" in
   closed)
+    before=$(written)
     "$loadgen" --url "$url" --connections "${1:-1000}" --duration "${2:-30}" --messages "$messages"
+    report_writes "$before"
     ;;
   rate)
     [ $# -ge 1 ] || { echo "usage: chat_bench.sh rate RATE [CONNECTIONS] [SECONDS]" >&2; exit 2; }
+    before=$(written)
     "$loadgen" --url "$url" --rate "$1" --connections "${2:-1000}" --duration "${3:-30}" --messages "$messages"
+    report_writes "$before"
     ;;
   idle)
     n=${1:-10000}

@@ -231,9 +231,12 @@ def check_db(db, convs):
         seqs = [r[0] for r in rows]
         check(seqs == list(range(1, len(rows) + 1)), f"conversation {conv.idx}: stored seqs 1..{len(rows)}, "
                                                       f"first break at {first_break(seqs)}")
-        last = con.execute("SELECT last_seq FROM conversations WHERE id = ?", (conv.conv_id,)).fetchone()
-        check(last is not None and last[0] == len(rows), f"conversation {conv.idx}: conversations.last_seq "
-                                                          f"{last} = {len(rows)} messages")
+        # Schema v3: a turn's dialog context is on its last message, not in conversations.
+        exists = con.execute("SELECT count(*) FROM conversations WHERE id = ?", (conv.conv_id,)).fetchone()[0]
+        with_context = con.execute("SELECT count(*) FROM messages WHERE conversation_id = ? AND "
+                                   "context_json IS NOT NULL", (conv.conv_id,)).fetchone()[0]
+        check(exists == 1 and (not rows or with_context > 0),
+              f"conversation {conv.idx}: stored, and its turns' contexts on its messages ({with_context})")
         stored = collections.defaultdict(list)
         for seq, sender, cmid, text in rows:
             if cmid is not None:

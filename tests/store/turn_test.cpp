@@ -2,6 +2,7 @@
 // replies, context and state in one transaction; duplicates write nothing.
 #include <catch2/catch.hpp>
 
+#include "bot/store/schema.hpp"
 #include "bot/store/sqlite.hpp"
 #include "bot/store/store.hpp"
 #include "tests/store/temp_db.hpp"
@@ -353,7 +354,6 @@ TEST_CASE("a client_msg_id another process stored is a repeat for the store") {
                 ->exec("INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, "
                        "ts_ms) VALUES ('c1', 3, 'ext', 'visitor', 'from elsewhere', 5)")
                 .ok());
-    REQUIRE(other->exec("UPDATE conversations SET last_seq = 3 WHERE id = 'c1'").ok());
   }
   auto r = f.turn(exchange("ext", "from elsewhere", "reply"));
   REQUIRE(r.ok());
@@ -362,4 +362,107 @@ TEST_CASE("a client_msg_id another process stored is a repeat for the store") {
   auto next = f.turn(exchange("m2", "and now", "reply"));
   REQUIRE(next.ok());
   CHECK(next.value().visitor.seq == 4);
+}
+
+TEST_CASE("a turn writes no conversations row: its context goes on its last message") {
+  fixture f;
+  const auto stored_row = [&] {
+    auto d = sqlite::db::open(f.path, sqlite::open_mode::read_only);
+    REQUIRE(d.ok());
+    auto t = d->query_text("SELECT context_json || '|' || updated_ms FROM conversations WHERE id = 'c1'");
+    REQUIRE(t.ok());
+    return t.value();
+  };
+  const std::string before = stored_row();
+  new_turn t = exchange("m1", "hello", "hi");
+  t.ts_ms = 50;
+  t.visitor->ts_ms = 50;
+  t.replies[0].ts_ms = 51;
+  t.context_json = R"({"turns":1})";
+  REQUIRE(f.turn(t).ok());
+  CHECK(stored_row() == before);
+  // The row the store reads back is the conversation's as of its messages.
+  CHECK(f.row().context_json == R"({"turns":1})");
+  CHECK(f.row().last_seq == 2);
+  CHECK(f.row().updated_ms == 51);
+  {
+    auto d = sqlite::db::open(f.path, sqlite::open_mode::read_only);
+    REQUIRE(d.ok());
+    CHECK(d->query_int("SELECT count(*) FROM messages WHERE context_json IS NOT NULL").value() == 1);
+    CHECK(d->query_text("SELECT context_json FROM messages WHERE seq = 2").value() == R"({"turns":1})");
+  }
+
+  // A turn without a context keeps the last one; a turn with only a visitor
+  // message puts its context there.
+  new_turn quiet = exchange("m2", "ok", "fine");
+  quiet.context_json.reset();
+  REQUIRE(f.turn(quiet).ok());
+  CHECK(f.row().context_json == R"({"turns":1})");
+  CHECK(f.row().last_seq == 4);
+  new_turn lone;
+  lone.visitor = visitor("m3", "anyone?");
+  lone.context_json = R"({"turns":3})";
+  REQUIRE(f.turn(lone).ok());
+  CHECK(f.row().context_json == R"({"turns":3})");
+  CHECK(f.row().last_seq == 5);
+  CHECK(stored_row() == before);
+}
+
+TEST_CASE("a context set apart from a turn goes on the last message, or on the row before any") {
+  fixture f;
+  const auto set = [&](const std::string& ctx) {
+    return wait_done([&](auto done) { f.db->set_conversation_context("c1", ctx, 70, done); });
+  };
+  REQUIRE(set(R"({"early":true})").ok());
+  CHECK(f.row().context_json == R"({"early":true})");
+  REQUIRE(f.turn(exchange("m1", "hello", "hi")).ok());
+  CHECK(f.row().context_json == R"({"turns":1})");
+  // Newer than the turn's: it replaces the context after the last message.
+  REQUIRE(set(R"({"later":true})").ok());
+  CHECK(f.row().context_json == R"({"later":true})");
+  REQUIRE(f.turn(exchange("m2", "again", "yes")).ok());
+  CHECK(f.row().context_json == R"({"turns":1})");
+  auto missing = wait_done(
+      [&](auto done) { f.db->set_conversation_context("nope", "{}", 70, done); });
+  CHECK(missing.code() == core::errc::not_found);
+}
+
+TEST_CASE("a v2 conversation keeps its context and last seq through the v3 migration") {
+  test::temp_dir dir;
+  const std::string path = dir.file("v2.db");
+  {
+    auto opened = sqlite::db::open(path, sqlite::open_mode::read_write_create);
+    REQUIRE(opened.ok());
+    sqlite::db d = std::move(opened).value();
+    REQUIRE(d.query_text("PRAGMA journal_mode = WAL").ok());
+    REQUIRE(migrate(d, 2).ok());
+    REQUIRE(d.exec(R"sql(
+INSERT INTO conversations (id, token_hash, context_json, last_seq, created_ms, updated_ms)
+  VALUES ('c1', 'h1', '{"topic":"orders"}', 2, 1, 9);
+INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, ts_ms) VALUES
+  ('c1', 1, 'm1', 'visitor', 'where is my order?', 3),
+  ('c1', 2, NULL, 'bot', 'It ships in 2 days.', 4);
+)sql")
+                .ok());
+  }
+  auto s = open_sqlite_store(path, test::test_config(), core::system_clock::instance());
+  REQUIRE(s.ok());
+  auto& db = *s.value();
+  const auto row = [&] {
+    auto r = wait_for<conversation_row>([&](auto done) { db.get_conversation("c1", done); });
+    REQUIRE(r.ok());
+    return r.value();
+  };
+  CHECK(row().context_json == R"({"topic":"orders"})");
+  CHECK(row().last_seq == 2);
+  CHECK(row().updated_ms == 9);
+  auto again = wait_for<turn_appended>(
+      [&](auto done) { db.append_turn(exchange("m1", "where is my order?", "x"), done); });
+  REQUIRE(again.ok());
+  CHECK(again.value().visitor.duplicate);  // v2's client_msg_ids still count
+  auto next = wait_for<turn_appended>([&](auto done) { db.append_turn(exchange("m2", "thanks", "np"), done); });
+  REQUIRE(next.ok());
+  CHECK(next.value().visitor.seq == 3);
+  CHECK(row().context_json == R"({"turns":1})");
+  CHECK(row().last_seq == 4);
 }
