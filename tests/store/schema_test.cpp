@@ -234,6 +234,18 @@ TEST_CASE("the hot queries use their indexes", "[schema]") {
   CHECK(replay.find("TEMP B-TREE") == std::string::npos);  // no sort
   CHECK(plan("SELECT id FROM conversations WHERE token_hash = ?1").find("USING INDEX") !=
         std::string::npos);
+  // A conversation's context, last seq and last activity (schema v3): from
+  // the end of its messages, through messages_seq, with no sort.
+  for (const char* sql :
+       {"SELECT context_json FROM messages WHERE conversation_id = ?1 AND context_json IS NOT NULL "
+        "ORDER BY seq DESC LIMIT 1",
+        "SELECT max(seq) FROM messages WHERE conversation_id = ?1",
+        "SELECT ts_ms FROM messages WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT 1"}) {
+    INFO(sql);
+    const std::string p = plan(sql);
+    CHECK(p.find("messages_seq") != std::string::npos);
+    CHECK(p.find("TEMP B-TREE") == std::string::npos);
+  }
 }
 
 namespace {
