@@ -56,7 +56,7 @@ std::mt19937_64& response_rng() {
   return rng;
 }
 
-// ---- the dialog state as the JSON kept in conversations.context_json
+// ---- the dialog state as the JSON kept with each turn (messages.context_json)
 
 std::string state_to_json(const dialog::dialog_state& d) {
   using core::log::append_json_string;
@@ -975,6 +975,11 @@ void conversation::start_agent(int kind, agent_ref a, std::string client_msg_id,
 // Stores the turn whose effects wait in s_->pending; turn_done() runs on
 // the strand after the COMMIT (or the failure).
 void conversation::submit_turn(store::new_turn turn) {
+  // Every turn that writes a message carries the dialog context (on its last
+  // message, schema v3), so that reading a conversation's context back is
+  // one row, not a walk back through an agent's messages.
+  if (!turn.context_json && (turn.visitor || !turn.replies.empty()))
+    turn.context_json = state_to_json(s_->pending->dstate);
   for (const auto& e : turn.events) {
     if (e.kind == "handoff" || e.kind == "ticket" || e.kind == "closed")
       s_->pending->events.emplace_back(e.kind, e.data_json);

@@ -194,10 +194,15 @@ CREATE UNIQUE INDEX messages_seq ON messages (conversation_id, seq);
       // Updating the conversation's row per turn wrote one more page per
       // turn in every commit: about a third of the disk writes at 5,000
       // messages/s. conversations.context_json stays: the context set while
-      // a conversation has no message, and a v2 conversation's until its
-      // next turn. docs/store.md has the figures.
+      // a conversation has no message. A v2 conversation's context is copied
+      // onto its newest message, where a read finds it at once.
+      // docs/store.md has the figures.
       R"sql(
 ALTER TABLE messages ADD COLUMN context_json TEXT;
+UPDATE messages SET context_json =
+    (SELECT c.context_json FROM conversations c WHERE c.id = messages.conversation_id)
+  WHERE rowid IN (SELECT (SELECT m.rowid FROM messages m WHERE m.conversation_id = c.id
+                          ORDER BY m.seq DESC LIMIT 1) FROM conversations c);
 ALTER TABLE conversations DROP COLUMN last_seq;
 )sql",
   };

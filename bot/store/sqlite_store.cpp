@@ -211,6 +211,8 @@ constexpr std::string_view k_update_last_message_context =
     "conversation_id = ?1 ORDER BY seq DESC LIMIT 1)";
 constexpr std::string_view k_update_context =
     "UPDATE conversations SET context_json = ?2, updated_ms = max(updated_ms, ?3) WHERE id = ?1";
+constexpr std::string_view k_touch_conversation =
+    "UPDATE conversations SET updated_ms = max(updated_ms, ?2) WHERE id = ?1";
 // Only a bot message can be rated; a second rating replaces the first.
 constexpr std::string_view k_upsert_feedback =
     "INSERT INTO feedback (conversation_id, seq, helpful, ts_ms) "
@@ -512,7 +514,13 @@ class writer {
     if (!on_message) return on_message.error();
     if (auto st = bind_all(**on_message, id, context_json); !st.ok()) return st;
     if (auto st = (*on_message)->run(); !st.ok()) return st;
-    if (db_.changes() == 1) return {};
+    if (db_.changes() == 1) {
+      // A change of the conversation apart from its messages: its row's time.
+      auto touch = db_.cached(k_touch_conversation);
+      if (!touch) return touch.error();
+      if (auto st = bind_all(**touch, id, ts_ms); !st.ok()) return st;
+      return (*touch)->run();
+    }
     auto s = db_.cached(k_update_context);
     if (!s) return s.error();
     if (auto st = bind_all(**s, id, context_json, ts_ms); !st.ok()) return st;

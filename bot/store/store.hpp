@@ -209,6 +209,8 @@ class store {
   // Sets state and team ("" clears the team); not_found for an unknown id.
   virtual void set_conversation_state(std::string conversation_id, std::string state,
                                       std::string team, std::int64_t ts_ms, done_callback done) = 0;
+  // The context after the conversation's last message (on the row while
+  // it has none); also the row's updated_ms.
   virtual void set_conversation_context(std::string conversation_id, std::string context_json,
                                         std::int64_t ts_ms, done_callback done) = 0;
   // Appends a whole turn (see new_turn). A duplicate visitor message
@@ -242,8 +244,9 @@ class store {
   virtual void find_agent(std::string name, callback<agent_row> done) = 0;
   // Every agent, by name.
   virtual void list_agents(callback<std::vector<agent_row>> done) = 0;
-  // Conversations in `state`, least recently updated first, at most `limit`
-  // (1 .. k_max_read_limit).
+  // Conversations in `state`, oldest change of the row itself first (its
+  // creation, state or a context set apart: not its messages), at most
+  // `limit` (1 .. k_max_read_limit).
   virtual void list_conversations(std::string state, int limit,
                                   callback<std::vector<conversation_row>> done) = 0;
   // A conversation's notes, oldest first.

@@ -173,6 +173,10 @@ TEST_CASE("a handoff is queued, one claim wins, and agent and visitor talk until
   CHECK(str(visitor->recv_type("message"), "from") == "bot");
   CHECK(s.query_int("SELECT count(*) FROM assignments WHERE released_ms IS NOT NULL") == 1);
   CHECK(s.query_int("SELECT count(*) FROM messages WHERE sender = 'agent'") == 1);
+  // Every turn that wrote a message carried the dialog context on its last
+  // message (schema v3), the agent's reply included.
+  CHECK(s.query_int("SELECT count(*) FROM messages WHERE sender = 'agent' AND context_json IS NOT "
+                    "NULL") == 1);
 }
 
 TEST_CASE("of 20 agents claiming at once exactly one wins") {

@@ -410,16 +410,22 @@ TEST_CASE("a turn writes no conversations row: its context goes on its last mess
 
 TEST_CASE("a context set apart from a turn goes on the last message, or on the row before any") {
   fixture f;
-  const auto set = [&](const std::string& ctx) {
-    return wait_done([&](auto done) { f.db->set_conversation_context("c1", ctx, 70, done); });
+  const auto set = [&](const std::string& ctx, std::int64_t ts = 70) {
+    return wait_done([&](auto done) { f.db->set_conversation_context("c1", ctx, ts, done); });
   };
   REQUIRE(set(R"({"early":true})").ok());
   CHECK(f.row().context_json == R"({"early":true})");
   REQUIRE(f.turn(exchange("m1", "hello", "hi")).ok());
   CHECK(f.row().context_json == R"({"turns":1})");
-  // Newer than the turn's: it replaces the context after the last message.
-  REQUIRE(set(R"({"later":true})").ok());
+  // Newer than the turn's: it replaces the context after the last message,
+  // and is a change of the conversation's row.
+  REQUIRE(set(R"({"later":true})", 90).ok());
   CHECK(f.row().context_json == R"({"later":true})");
+  {
+    auto d = sqlite::db::open(f.path, sqlite::open_mode::read_only);
+    REQUIRE(d.ok());
+    CHECK(d->query_int("SELECT updated_ms FROM conversations WHERE id = 'c1'").value() == 90);
+  }
   REQUIRE(f.turn(exchange("m2", "again", "yes")).ok());
   CHECK(f.row().context_json == R"({"turns":1})");
   auto missing = wait_done(
@@ -456,6 +462,16 @@ INSERT INTO messages (conversation_id, seq, client_msg_id, sender, text, ts_ms) 
   CHECK(row().context_json == R"({"topic":"orders"})");
   CHECK(row().last_seq == 2);
   CHECK(row().updated_ms == 9);
+  {
+    // The migration put the context on the newest message, and only there.
+    auto d = sqlite::db::open(path, sqlite::open_mode::read_only);
+    REQUIRE(d.ok());
+    CHECK(d->query_text("SELECT group_concat(seq || ':' || coalesce(context_json, '-'), ' ') FROM "
+                        "(SELECT seq, context_json FROM messages ORDER BY seq)")
+              .value() == R"(1:- 2:{"topic":"orders"})");
+    CHECK(d->query_int("SELECT count(*) FROM pragma_table_info('conversations') WHERE name = 'last_seq'")
+              .value() == 0);
+  }
   auto again = wait_for<turn_appended>(
       [&](auto done) { db.append_turn(exchange("m1", "where is my order?", "x"), done); });
   REQUIRE(again.ok());
