@@ -266,7 +266,8 @@ std::string select_conversation(std::string_view condition) {
 }
 const std::string k_select_conversation_by_id = select_conversation("WHERE id = ?1");
 const std::string k_select_conversation_by_token = select_conversation("WHERE token_hash = ?1");
-// By the time of the last state change (the index), oldest first.
+// By the row's own last change (creation, state, a context set apart: the
+// index), oldest first.
 const std::string k_select_conversations_in_state =
     select_conversation("WHERE state = ?1 ORDER BY c.updated_ms LIMIT ?2");
 constexpr std::string_view k_insert_note =
